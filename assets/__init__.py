@@ -1,0 +1,1 @@
+"""What the program ships: the trained checkpoint, demo recordings, screenshot."""

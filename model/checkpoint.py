@@ -1,0 +1,156 @@
+"""A self-describing checkpoint, and the classifier API built from it.
+
+The file holds weights, model config, scaler statistics, class names, sampling rate, window
+length, a fingerprint of the training data, a hash of the weights and validation metrics.
+It is loaded with ``torch.load(weights_only=True)``: no code from the file is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.data import CLASSES, Recording
+from model.network import NetConfig, SeizureNet
+
+FORMAT = "seizure-monitor-checkpoint"
+VERSION = 1
+SHIPPED_NAME = "seizure_lstm.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or not meant for this program."""
+
+
+def weights_hash(state_dict: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        h.update(name.encode())
+        h.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_fingerprint(recordings: list[Recording]) -> str:
+    """A hash of the recordings' ids, labels and samples, order-independent."""
+    h = hashlib.sha256()
+    for rec in sorted(recordings, key=lambda r: r.id):
+        h.update(f"{rec.id}|{rec.label}|{rec.sample_rate}".encode())
+        h.update(np.ascontiguousarray(rec.data, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | Path,
+    net: SeizureNet,
+    *,
+    sample_rate: float,
+    fingerprint: str,
+    metrics: dict,
+    training: dict,
+) -> None:
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    mean, std, ls_mean, ls_std = (float(v) for v in net.scale)
+    torch.save(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "classes": list(CLASSES),
+            "window": net.config.window,
+            "sample_rate": float(sample_rate),
+            "config": net.config.to_dict(),
+            "scaler": {"mean": mean, "std": std, "logstd_mean": ls_mean, "logstd_std": ls_std},
+            "state_dict": state,
+            "weights_sha256": weights_hash(state),
+            "data_fingerprint": fingerprint,
+            "metrics": metrics,
+            "training": training,
+        },
+        Path(path),
+    )
+
+
+def shipped_checkpoint() -> Path:
+    return Path(str(importlib.resources.files("assets") / SHIPPED_NAME))
+
+
+@dataclass
+class Classifier:
+    """The trained model with the metadata a caller needs; ``predict_proba`` is the API."""
+
+    net: SeizureNet
+    classes: tuple[str, ...]
+    window: int
+    sample_rate: float
+    meta: dict
+    device: torch.device = torch.device("cpu")
+    batch_size: int = 1024
+
+    def to(self, device: str | torch.device) -> Classifier:
+        self.device = torch.device(device)
+        self.net.to(self.device)
+        return self
+
+    @torch.inference_mode()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, window) raw samples in dataset units -> (n, n_classes) probabilities."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.window:
+            raise ValueError(f"expected windows of shape (n, {self.window}), got {x.shape}")
+        out = np.empty((len(x), len(self.classes)), dtype=np.float32)
+        for start in range(0, len(x), self.batch_size):
+            batch = torch.from_numpy(x[start : start + self.batch_size]).to(self.device)
+            out[start : start + len(batch)] = torch.softmax(self.net(batch), 1).cpu().numpy()
+        return out
+
+
+def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Classifier:
+    """Load a checkpoint (None = the shipped one) without executing code from the file."""
+    path = shipped_checkpoint() if path is None else Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: checkpoint not found; train one with 'seizure-monitor train' or omit "
+            "--checkpoint to use the shipped model."
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt or truncated?): "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a seizure-monitor checkpoint.")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {ckpt.get('version')} is not supported "
+            f"(this program reads version {VERSION})."
+        )
+    if tuple(ckpt["classes"]) != CLASSES:
+        raise CheckpointError(
+            f"{path}: trained for classes {ckpt['classes']}, this program needs {list(CLASSES)}."
+        )
+    if ckpt["window"] != 120 or ckpt["config"].get("window") != ckpt["window"]:
+        raise CheckpointError(
+            f"{path}: trained for {ckpt['window']}-sample windows; the monitor uses 120."
+        )
+    state = ckpt["state_dict"]
+    if weights_hash(state) != ckpt.get("weights_sha256"):
+        raise CheckpointError(f"{path}: the weights do not match their stored hash (corrupt?).")
+    try:
+        net = SeizureNet(NetConfig.from_dict(ckpt["config"]))
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError) as exc:
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored model config: {str(exc).splitlines()[0]}"
+        ) from None
+    net.eval()
+    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    clf = Classifier(net, CLASSES, int(ckpt["window"]), float(ckpt["sample_rate"]), meta)
+    return clf.to(device)

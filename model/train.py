@@ -1,0 +1,169 @@
+"""Training: fresh random windows of whole recordings each epoch, early stopping on macro-F1."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from tqdm import tqdm
+
+from model.data import Recording
+from model.evaluate import predict_recordings, score
+from model.network import NetConfig, SeizureNet
+from model.windows import random_windows, sliding_windows
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    windows_per_recording: int = 48
+    patience: int = 12
+    seed: int = 0
+    threads: int = 2
+    net: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class TrainResult:
+    net: SeizureNet
+    history: list[dict]
+    best_epoch: int
+    metrics: dict  # validation scores at the best epoch ({} when training on everything)
+    seconds: float
+
+
+def fit_scaler(net: SeizureNet, recordings: list[Recording]) -> None:
+    """Fit the global and log-std StandardScalers on training recordings only."""
+    window = net.config.window
+    samples = np.concatenate([r.data[0] for r in recordings]).reshape(-1, 1)
+    glob = StandardScaler().fit(samples)
+    log_std = np.concatenate(
+        [np.log(np.maximum(sliding_windows(r.data[0], window, 18).std(1), 1e-3))
+         for r in recordings]
+    ).reshape(-1, 1)
+    level = StandardScaler().fit(log_std)
+    net.set_scaler(glob.mean_[0], glob.scale_[0], level.mean_[0], level.scale_[0])
+
+
+def _predictor(net: SeizureNet, batch: int = 2048):
+    @torch.inference_mode()
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = [torch.softmax(net(torch.from_numpy(np.ascontiguousarray(x[i:i + batch],
+                                                                       dtype=np.float32))), 1)
+               for i in range(0, len(x), batch)]
+        return torch.cat(out).numpy() if out else np.empty((0, 3), np.float32)
+    return predict
+
+
+def train(
+    train_recs: list[Recording],
+    val_recs: list[Recording] | None,
+    cfg: TrainConfig,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on ``train_recs``; early-stop on validation macro-F1 when ``val_recs`` is given,
+    else run exactly ``cfg.epochs`` epochs (the ``--all`` mode)."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    net = SeizureNet(cfg.net)
+    fit_scaler(net, train_recs)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(train_recs) * cfg.windows_per_recording // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict] = []
+    best = (-1.0, 0, copy.deepcopy(net.state_dict()), {})
+    stale = 0
+    start = time.perf_counter()
+    bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        net.train()
+        x, y = random_windows(train_recs, cfg.windows_per_recording, cfg.net.window, rng)
+        order = rng.permutation(len(x))
+        x_t, y_t = torch.from_numpy(x[order]), torch.from_numpy(y[order])
+        total, correct, n = 0.0, 0, 0
+        for i in range(0, len(x_t), cfg.batch_size):
+            xb, yb = x_t[i : i + cfg.batch_size], y_t[i : i + cfg.batch_size]
+            logits = net(xb)
+            loss = loss_fn(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total += loss.item() * len(xb)
+            correct += int((logits.argmax(1) == yb).sum())
+            n += len(xb)
+        row = {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n}
+        if val_recs:
+            net.eval()
+            scores = predict_recordings(_predictor(net), val_recs, cfg.net.window)
+            probs = np.concatenate([s.probs for s in scores])
+            labels = np.concatenate([np.full(len(s.probs), s.recording.label) for s in scores])
+            row["val_loss"] = float(-np.mean(np.log(probs[np.arange(len(labels)), labels]
+                                                    + 1e-9)))
+            result = score(scores)
+            row["val_acc"] = result["window"]["accuracy"]
+            row["val_macro_f1"] = result["window"]["macro_f1"]
+            if row["val_macro_f1"] > best[0]:
+                best = (row["val_macro_f1"], epoch, copy.deepcopy(net.state_dict()), result)
+                stale = 0
+            else:
+                stale += 1
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_f1=f"{row['val_macro_f1']:.3f}")
+        else:
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.3f}")
+        history.append(row)
+        if val_recs and stale >= cfg.patience:
+            break
+    if val_recs:
+        net.load_state_dict(best[2])
+        best_epoch, result = best[1], best[3]
+    else:
+        best_epoch, result = len(history), {}
+    net.eval()
+    return TrainResult(net, history, best_epoch, result, time.perf_counter() - start)
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    d = asdict(cfg)
+    d["net"] = cfg.net.to_dict()
+    return d
+
+
+def plot_history(history: list[dict], path: str | Path, title: str = "") -> None:
+    """Loss and accuracy per epoch for train and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, [h["train_loss"] for h in history], label="train")
+    b.plot(epochs, [h["train_acc"] for h in history], label="train")
+    if "val_loss" in history[0]:
+        a.plot(epochs, [h["val_loss"] for h in history], label="validation")
+        b.plot(epochs, [h["val_acc"] for h in history], label="validation accuracy")
+        b.plot(epochs, [h["val_macro_f1"] for h in history], label="validation macro-F1")
+    a.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    b.set(xlabel="epoch", ylabel="score", title="accuracy")
+    a.legend()
+    b.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

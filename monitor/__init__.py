@@ -1,0 +1,1 @@
+"""The live pipeline (source -> buffer -> worker -> smoother -> alerts -> sinks) and its faces."""

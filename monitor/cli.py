@@ -1,0 +1,52 @@
+"""`seizure-monitor`: one console command, one module per subcommand.
+
+Each command module has ``add_parser(subparsers)`` and ``run(args) -> int``. Errors about the
+user's input (files, flags, checkpoints) are printed as one line naming the input, with a
+non-zero exit and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from model.checkpoint import CheckpointError
+from model.data import DataError
+
+#: subcommand -> module that implements it
+COMMANDS = {
+    "train": "monitor.commands.train",
+    "evaluate": "monitor.commands.evaluate",
+}
+
+
+class UsageError(ValueError):
+    """An impossible combination or value of flags."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seizure-monitor",
+        description="Real-time EEG seizure monitor (a research tool, not a medical device).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, CheckpointError, UsageError, FileNotFoundError) as exc:
+        print(f"seizure-monitor {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

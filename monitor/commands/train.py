@@ -1,0 +1,136 @@
+"""`seizure-monitor train`: train (or cross-validate) the classifier on recording-grouped splits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from model.checkpoint import data_fingerprint, save_checkpoint
+from model.data import CLASSES, read_recordings
+from model.network import count_parameters
+from model.train import TrainConfig, TrainResult, config_dict, plot_history, train
+from model.windows import grouped_folds, grouped_split
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the classifier (or cross-validate a recipe with --folds)",
+        description="Train on windows drawn afresh each epoch from whole recordings; split by "
+        "recording (stratified by Bonn set), never by row.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
+    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    p.add_argument("--out", type=Path, default=Path("seizure_lstm.pt"), help="checkpoint file")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="maximum epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="fraction of recordings held out for validation / early stopping")
+    p.add_argument("--all", action="store_true",
+                   help="train on every recording for exactly --epochs epochs (no validation)")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation of the recipe instead of one model")
+    p.add_argument("--seeds", type=int, default=1, help="with --folds: seeds per fold")
+    p.add_argument("--json", type=Path, help="write the validation / CV figures as JSON")
+    p.add_argument("--plot", type=Path, help="training-curve PNG (default: next to --out)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.cli import UsageError
+
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
+    if args.folds == 1 or args.folds < 0:
+        raise UsageError(f"--folds must be 2 or more, got {args.folds}.")
+    if not 0 < args.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}.")
+    recordings = read_recordings(args.csv, args.bonn)
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    if args.folds:
+        return _cross_validate(recordings, cfg, args)
+    if args.all:
+        train_recs, val_recs = recordings, None
+    else:
+        train_recs, val_recs = grouped_split(recordings, args.val_fraction, args.seed)
+    print(f"{len(train_recs)} training recordings"
+          + (f", {len(val_recs)} validation recordings" if val_recs else " (all of them)"))
+    result = train(train_recs, val_recs, cfg, progress=not args.quiet)
+    training = {
+        "config": config_dict(cfg),
+        "recordings": len(train_recs),
+        "validation_ids": [r.id for r in val_recs] if val_recs else [],
+        "best_epoch": result.best_epoch,
+        "seconds": round(result.seconds, 1),
+        "history": result.history,
+        "source": str(args.csv or args.bonn),
+    }
+    save_checkpoint(
+        args.out, result.net, sample_rate=_training_rate(train_recs),
+        fingerprint=data_fingerprint(train_recs), metrics=result.metrics, training=training,
+    )
+    plot = args.plot or args.out.with_suffix(".png")
+    plot_history(result.history, plot, title=f"{args.out.name}")
+    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
+          f"{count_parameters(result.net)} parameters), curve {plot}; "
+          f"best epoch {result.best_epoch}, {result.seconds:.0f} s")
+    if result.metrics:
+        _print_summary("validation", [result])
+    if args.json:
+        args.json.write_text(json.dumps({"validation": result.metrics, "training": training},
+                                        indent=2))
+    return 0
+
+
+def _training_rate(recordings) -> float:
+    """The Kaggle rows are the Bonn samples: the model learns 173.61 Hz signals either way."""
+    from model.data import BONN_RATE
+
+    return BONN_RATE
+
+
+def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
+    results: list[TrainResult] = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        for k, (tr, va) in enumerate(grouped_folds(recordings, args.folds, seed)):
+            assert not {r.id for r in tr} & {r.id for r in va}
+            print(f"fold {k + 1}/{args.folds}, seed {seed}: "
+                  f"{len(tr)} train / {len(va)} validation recordings")
+            fold_cfg = TrainConfig(**{**cfg.__dict__, "seed": seed})
+            results.append(train(tr, va, fold_cfg, progress=not args.quiet))
+    summary = _print_summary(f"{args.folds}-fold grouped CV x {args.seeds} seed(s)", results)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def _print_summary(title: str, results: list[TrainResult]) -> dict:
+    """Mean and spread (sd) of every figure over folds and seeds, and per Bonn set."""
+    summary: dict = {"runs": len(results),
+                     "best_epochs": [r.best_epoch for r in results],
+                     "seconds": [round(r.seconds, 1) for r in results]}
+    print(f"\n{title}: mean (sd) over {len(results)} run(s)")
+    for level in ("window", "smoothed_5s", "recording"):
+        vals = {f"recall_{c}": [r.metrics[level]["recall"][c] for r in results] for c in CLASSES}
+        vals["macro_f1"] = [r.metrics[level]["macro_f1"] for r in results]
+        vals["accuracy"] = [r.metrics[level]["accuracy"] for r in results]
+        summary[level] = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v))}
+                          for k, v in vals.items()}
+        print(f"  {level:<12} " + "  ".join(
+            f"{k} {np.mean(v):.3f} ({np.std(v):.3f})" for k, v in vals.items()))
+    print("  per Bonn set, window level: fraction predicted seizure / tumor / normal")
+    summary["per_set"] = {}
+    for bonn_set in results[0].metrics["per_set"]:
+        frac = np.array([[r.metrics["per_set"][bonn_set]["window"]["predicted"][c]
+                          for c in CLASSES] for r in results])
+        summary["per_set"][bonn_set] = {c: {"mean": float(m), "sd": float(s)} for c, m, s in
+                                        zip(CLASSES, frac.mean(0), frac.std(0), strict=True)}
+        print(f"    {bonn_set}: " + " / ".join(
+            f"{m:.3f} ({s:.3f})" for m, s in zip(frac.mean(0), frac.std(0), strict=True)))
+    print(f"  best epochs {summary['best_epochs']}, seconds {summary['seconds']}")
+    return summary

@@ -1,0 +1,1 @@
+"""Recorded EEG as a live stream: scenarios, pacing, LSL publishing."""
