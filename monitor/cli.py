@@ -16,8 +16,12 @@ from model.data import DataError
 
 #: subcommand -> module that implements it
 COMMANDS = {
+    "run": "monitor.commands.run",
     "train": "monitor.commands.train",
     "evaluate": "monitor.commands.evaluate",
+    "compare": "monitor.commands.compare",
+    "inspect": "monitor.commands.inspect",
+    "replay": "monitor.commands.replay",
 }
 
 
@@ -31,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time EEG seizure monitor (a research tool, not a medical device).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     return parser
 

@@ -1,0 +1,172 @@
+"""`seizure-monitor run`: the monitor, on the dashboard or headless (JSON lines on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from model.data import read_eeg_file, read_recordings
+from monitor.pipeline import Pipeline
+from monitor.settings import ClassRule, MonitorSettings, load_toml
+from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink
+from monitor.sources import LSLSource, ReplaySource, Source
+from replay.scenario import build_scenario, parse_classes
+
+DEMO_SCENARIO = "normal,tumor,normal,seizure,normal"
+
+
+def demo_csv() -> Path:
+    return Path(str(importlib.resources.files("assets") / "demo.csv"))
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("source (none: the bundled demo replay)")
+    g.add_argument("--lsl", metavar="NAME", help="live LSL stream by name")
+    g.add_argument("--lsl-type", metavar="TYPE", help="live LSL stream by type, e.g. EEG")
+    g.add_argument("--source-id", help="pick the LSL stream with this source_id")
+    g.add_argument("--host", help="pick the LSL stream published from this hostname")
+    g.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for the LSL stream to appear (default 30)")
+    g.add_argument("--scale", type=float,
+                   help="factor from the stream's values to microvolts (overrides its units)")
+    g.add_argument("--csv", type=Path, help="replay recordings from the Kaggle CSV")
+    g.add_argument("--bonn", type=Path, help="replay recordings from the Bonn folders")
+    g.add_argument("--file", type=Path, help="replay an EEG file mne reads (EDF, BDF, FIF...)")
+    g.add_argument("--scenario", help="classes to replay in order, e.g. normal,tumor,seizure")
+    g.add_argument("--recordings", help="recording ids to replay in order, comma-separated")
+    g.add_argument("--seed", type=int, default=0, help="which recordings a scenario picks")
+    g.add_argument("--speed", type=float, default=1.0,
+                   help="replay speed, x real time (0 = as fast as the worker takes it)")
+    g.add_argument("--loop", action="store_true", help="replay forever")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the monitor (dashboard, or --headless JSON lines)",
+        description="Classify a live LSL stream or a replay as it arrives and raise alerts. "
+        "With no source, replays the bundled demo: " + DEMO_SCENARIO + ".",
+    )
+    add_source_flags(p)
+    m = p.add_argument_group("monitor")
+    m.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    m.add_argument("--duration", type=float, help="stop after this many wall-clock seconds")
+    m.add_argument("--events", type=Path, help="append alerts and status events (JSONL)")
+    m.add_argument("--checkpoint", type=Path, help="model checkpoint (default: shipped)")
+    m.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    m.add_argument("--hop", type=float, help="seconds of stream between windows (0.1)")
+    m.add_argument("--smoothing", type=float, help="smoothing time constant, seconds")
+    m.add_argument("--smoothing-mode", choices=["ema", "mean"])
+    m.add_argument("--seizure-on", type=float, help="seizure alert threshold")
+    m.add_argument("--seizure-off", type=float, help="seizure alert clears below this")
+    m.add_argument("--tumor-on", type=float, help="tumor warning threshold")
+    m.add_argument("--tumor-off", type=float, help="tumor warning clears below this")
+    m.add_argument("--channels-k", type=int, help="channels that must agree (1 = any)")
+    m.add_argument("--config", type=Path, help="settings TOML (flags override it)")
+    m.add_argument("--lsl-out", action="store_true",
+                   help="publish smoothed probabilities and alert markers over LSL")
+    m.add_argument("--no-predictions", action="store_true",
+                   help="headless: print alerts and status only")
+    m.add_argument("--screenshot", type=Path, help="dashboard: save a PNG after --duration "
+                   "seconds (default 10) and exit")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
+    from monitor.cli import UsageError
+
+    try:
+        s = load_toml(args.config) if args.config else MonitorSettings()
+        top = {k: v for k, v in (("hop_s", args.hop), ("smoothing_s", args.smoothing),
+                                 ("smoothing_mode", args.smoothing_mode),
+                                 ("device", args.device), ("checkpoint", args.checkpoint))
+               if v is not None}
+        alerts = s.alerts
+        for cls in ("seizure", "tumor"):
+            on, off = getattr(args, f"{cls}_on"), getattr(args, f"{cls}_off")
+            rule: ClassRule = getattr(alerts, cls)
+            if on is not None or off is not None:
+                on = rule.on if on is None else on
+                off = min(rule.off, on) if off is None else off
+                alerts = replace(alerts, **{cls: replace(rule, on=on, off=off)})
+        if args.channels_k is not None:
+            if args.channels_k < 1:
+                raise ValueError(f"--channels-k must be at least 1, got {args.channels_k}")
+            alerts = replace(alerts, channels_k=args.channels_k)
+        return replace(s, alerts=alerts, **top)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def source_from_args(args: argparse.Namespace) -> Source:
+    from monitor.cli import UsageError
+
+    if args.speed < 0:
+        raise UsageError(f"--speed must be >= 0 (0 = as fast as possible), got {args.speed}.")
+    live = args.lsl or args.lsl_type or args.source_id
+    files = [f for f in (args.csv, args.bonn, args.file) if f is not None]
+    if live and files:
+        raise UsageError("give either a live LSL stream or a file to replay, not both.")
+    if len(files) > 1:
+        raise UsageError("give only one of --csv, --bonn, --file.")
+    if live:
+        return LSLSource(args.lsl, args.lsl_type, args.source_id, args.host, args.timeout,
+                         args.scale)
+    if args.scenario and args.recordings:
+        raise UsageError("give --scenario or --recordings, not both.")
+    classes = parse_classes(args.scenario) if args.scenario else None
+    ids = [i.strip() for i in args.recordings.split(",")] if args.recordings else None
+    if args.file:
+        recordings = [read_eeg_file(args.file)]
+        name = args.file.stem
+    elif files:
+        recordings = read_recordings(args.csv, args.bonn)
+        name = files[0].stem
+    else:
+        recordings = read_recordings(demo_csv())
+        classes = classes or (None if ids else parse_classes(DEMO_SCENARIO))
+        name = "demo"
+    scenario = build_scenario(recordings, classes, ids, args.seed)
+    return ReplaySource(scenario, speed=args.speed, loop=args.loop, name=name)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    source = source_from_args(args)
+    if not args.headless:
+        from monitor.ui.app import run_dashboard
+
+        return run_dashboard(source, settings, args)
+    return run_headless(source, settings, args)
+
+
+def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
+    sinks = [JsonLinesSink(sys.stdout, predictions=not args.no_predictions)]
+    if args.events:
+        sinks.append(EventLog(args.events, header={"settings": repr(settings)}))
+    pipeline = Pipeline(source, settings, sinks)
+    if args.lsl_out:
+        pipeline.add_sink(LSLResultSink("seizure-monitor", 1.0 / settings.hop_s,
+                                        f"seizure-monitor-{time.time_ns()}"))
+
+    def stop(signum, frame):
+        pipeline.stop(timeout=0)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    pipeline.start()
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    while not pipeline.done.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            pipeline.stop()
+        pipeline.done.wait(0.1)
+    pipeline.stop()
+    if pipeline.error:
+        print(f"seizure-monitor run: error: {pipeline.error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,81 @@
+"""Settings: frozen dataclasses, from command-line flags or a TOML file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import tomllib
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """When a class raises an alert: hysteresis thresholds and minimum durations."""
+
+    on: float
+    off: float
+    min_on_s: float
+    min_off_s: float
+
+    def __post_init__(self):
+        if not 0 < self.off <= self.on <= 1:
+            raise ValueError(f"alert thresholds need 0 < off <= on <= 1, got on={self.on}, "
+                             f"off={self.off}")
+        if self.min_on_s < 0 or self.min_off_s < 0:
+            raise ValueError("alert durations must be >= 0 s")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    seizure: ClassRule = field(default_factory=lambda: ClassRule(0.5, 0.35, 1.0, 3.0))
+    tumor: ClassRule = field(default_factory=lambda: ClassRule(0.6, 0.45, 5.0, 5.0))
+    #: how many classified channels must be above threshold (1 = any channel)
+    channels_k: int = 1
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    hop_s: float = 0.1
+    buffer_s: float = 30.0
+    smoothing_s: float = 0.5
+    smoothing_mode: str = "ema"
+    device: str = "auto"
+    checkpoint: Path | None = None
+    #: a live stream with no sample for this long is reported lost
+    stale_s: float = 2.0
+    #: torch CPU threads; one is much faster than two for the small batches of a live
+    #: stream on a 2-core machine (measured: `seizure-monitor bench`)
+    torch_threads: int = 1
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    def __post_init__(self):
+        if self.hop_s <= 0:
+            raise ValueError(f"--hop must be > 0 s, got {self.hop_s}")
+        if self.hop_s >= self.buffer_s:
+            raise ValueError(f"--hop ({self.hop_s} s) must be shorter than the buffer "
+                             f"({self.buffer_s} s)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+
+
+def load_toml(path: Path, base: MonitorSettings | None = None) -> MonitorSettings:
+    """Settings from a TOML file: top-level keys of MonitorSettings, [alerts.seizure] etc."""
+    base = base or MonitorSettings()
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read settings ({exc}).") from None
+    alerts_doc = doc.pop("alerts", {})
+    known = {f.name for f in fields(MonitorSettings)} - {"alerts"}
+    unknown = set(doc) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    alerts = base.alerts
+    for name in ("seizure", "tumor"):
+        if name in alerts_doc:
+            alerts = replace(alerts, **{name: replace(getattr(alerts, name),
+                                                       **alerts_doc.pop(name))})
+    alerts = replace(alerts, **alerts_doc)
+    if "checkpoint" in doc:
+        doc["checkpoint"] = Path(doc["checkpoint"])
+    return replace(base, alerts=alerts, **doc)

@@ -1,0 +1,236 @@
+"""Sources of samples: a live LSL inlet, or a replay of recordings paced by the clock."""
+
+from __future__ import annotations
+
+import socket
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pylsl
+
+from replay.player import Player
+from replay.scenario import Scenario
+
+#: unit string -> factor to the dataset's units (about microvolts)
+UNIT_SCALE = {
+    "microvolts": 1.0, "microvolt": 1.0, "uv": 1.0, "µv": 1.0, "μv": 1.0,
+    "millivolts": 1e3, "millivolt": 1e3, "mv": 1e3,
+    "volts": 1e6, "volt": 1e6, "v": 1e6,
+    "nanovolts": 1e-3, "nanovolt": 1e-3, "nv": 1e-3,
+}
+EEG_TYPES = {"eeg", "seeg", "ecog"}
+LSL_FORMATS = {
+    pylsl.cf_float32: np.float32, pylsl.cf_double64: np.float64,
+    pylsl.cf_int16: np.int16, pylsl.cf_int32: np.int32, pylsl.cf_int8: np.int8,
+}
+
+
+class SourceError(ValueError):
+    """A source that cannot be opened as asked; the message lists what was found."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    name: str
+    kind: str  # "lsl" or "replay"
+    sample_rate: float
+    channels: tuple[str, ...]
+    eeg: tuple[int, ...]  # indices of the channels that are classified
+    scale: tuple[float, ...]  # per channel factor to dataset units
+    source_id: str = ""
+    hostname: str = ""
+    labelled: bool = False
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    data: np.ndarray  # (n_channels, n) float32 in dataset units
+    timestamps: np.ndarray  # (n,) float64
+    truth: np.ndarray | None = None  # (n,) int8 class per sample, replays only
+
+
+class Source(ABC):
+    """A stream of samples: ``open()`` once, ``read()`` often, ``close()`` (idempotent)."""
+
+    info: SourceInfo
+
+    @abstractmethod
+    def open(self) -> SourceInfo: ...
+
+    @abstractmethod
+    def read(self) -> SourceChunk | None:
+        """Samples available now (possibly none); None when a finite source has ended."""
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
+        """Release the source; safe to call twice."""
+
+    def __enter__(self) -> Source:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ReplaySource(Source):
+    """A scenario of recordings paced against the clock (``speed`` 0 = as fast as read)."""
+
+    def __init__(self, scenario: Scenario, speed: float = 1.0, loop: bool = False,
+                 name: str = "replay", chunk: int = 64):
+        self.scenario = scenario
+        self.player = Player(scenario, speed=speed, loop=loop, max_chunk=chunk)
+        self.speed = speed
+        n = len(scenario.channels)
+        self.info = SourceInfo(name, "replay", scenario.sample_rate, scenario.channels,
+                               tuple(range(n)), (1.0,) * n, f"replay:{name}",
+                               socket.gethostname(), labelled=bool((scenario.truth >= 0).any()))
+
+    def open(self) -> SourceInfo:
+        self.player.start()
+        return self.info
+
+    def read(self) -> SourceChunk | None:
+        chunk = self.player.pull()
+        if chunk is None:
+            return None
+        # Replay timestamps are stream time: the sample index over the rate.
+        ts = (chunk.start + np.arange(chunk.data.shape[1])) / self.scenario.sample_rate
+        return SourceChunk(chunk.data, ts, chunk.truth)
+
+
+def describe(info: pylsl.StreamInfo) -> str:
+    return (f"name={info.name()!r} type={info.type()!r} source_id={info.source_id()!r} "
+            f"host={info.hostname()!r} rate={info.nominal_srate():g} "
+            f"channels={info.channel_count()}")
+
+
+def resolve_stream(name: str | None = None, stype: str | None = None,
+                   source_id: str | None = None, host: str | None = None,
+                   timeout: float = 30.0) -> pylsl.StreamInfo:
+    """The one stream matching all given properties, waiting up to ``timeout`` for it.
+
+    LSL has no authentication: anyone can publish a stream of the same name, so when more
+    than one matches we refuse to guess and list them all.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = pylsl.resolve_streams(wait_time=min(1.0, max(0.1, deadline - time.monotonic())))
+        matches = [s for s in found
+                   if (name is None or s.name() == name) and (stype is None or s.type() == stype)
+                   and (source_id is None or s.source_id() == source_id)
+                   and (host is None or s.hostname() == host)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listing = "; ".join(describe(s) for s in matches)
+            raise SourceError(f"{len(matches)} LSL streams match ({listing}); pick one with "
+                              "--source-id or --host.")
+        if time.monotonic() >= deadline:
+            wanted = ", ".join(f"{k}={v!r}" for k, v in
+                               (("name", name), ("type", stype), ("source_id", source_id),
+                                ("host", host)) if v is not None)
+            listing = "; ".join(describe(s) for s in found) or "none"
+            raise SourceError(f"no LSL stream with {wanted} found within {timeout:g} s. "
+                              f"Streams found: {listing}.")
+
+
+def channel_metadata(info: pylsl.StreamInfo) -> tuple[list[str], list[str], list[str]]:
+    """Labels, types and units from the stream's <channels> description ('' where absent)."""
+    labels, types, units = [], [], []
+    ch = info.desc().child("channels").child("channel")
+    for i in range(info.channel_count()):
+        if ch.empty():
+            labels.append(f"ch{i + 1}")
+            types.append("")
+            units.append("")
+            continue
+        labels.append(ch.child_value("label") or f"ch{i + 1}")
+        types.append(ch.child_value("type"))
+        units.append(ch.child_value("unit"))
+        ch = ch.next_sibling("channel")
+    return labels, types, units
+
+
+def unit_scale(unit: str) -> float | None:
+    """Factor from a unit string ("uV", "volts", or MNE's exponent "-6") to dataset units."""
+    text = unit.strip().lower()
+    if text in UNIT_SCALE:
+        return UNIT_SCALE[text]
+    try:
+        return 10.0 ** (int(text) + 6)  # MNE writes the power of ten of volts
+    except ValueError:
+        return None
+
+
+class LSLSource(Source):
+    """A live LSL inlet: time-corrected chunks pulled into a preallocated array.
+
+    The inlet recovers by itself when a producer with the same source_id returns; the
+    pipeline notices the silence in between and marks the gap.
+    """
+
+    def __init__(self, name: str | None = None, stype: str | None = None,
+                 source_id: str | None = None, host: str | None = None,
+                 timeout: float = 30.0, scale: float | None = None, max_chunk: int = 1024):
+        if name is None and stype is None and source_id is None:
+            raise SourceError("give a stream name (--lsl), type (--lsl-type) or --source-id.")
+        self._query = (name, stype, source_id, host, timeout)
+        self._scale_override = scale
+        self._max_chunk = max_chunk
+        self._inlet: pylsl.StreamInlet | None = None
+        self.warnings: list[str] = []
+
+    def open(self) -> SourceInfo:
+        stream = resolve_stream(*self._query)
+        fmt = stream.channel_format()
+        if fmt not in LSL_FORMATS:
+            raise SourceError(f"LSL stream {stream.name()!r} has channel format {fmt}, "
+                              "not a numeric format (float32, double64, int8/16/32).")
+        rate = stream.nominal_srate()
+        if rate <= 0:
+            raise SourceError(f"LSL stream {stream.name()!r} has an irregular rate; the "
+                              "monitor needs a stream with a nominal sampling rate.")
+        self._inlet = pylsl.StreamInlet(
+            stream, max_buflen=30, recover=True,
+            processing_flags=pylsl.proc_clocksync | pylsl.proc_dejitter,
+        )
+        full = self._inlet.info(timeout=5.0)
+        labels, types, units = channel_metadata(full)
+        if any(types):
+            eeg = tuple(i for i, t in enumerate(types) if t.lower() in EEG_TYPES)
+        else:
+            eeg = tuple(range(len(labels))) if full.type().lower() in EEG_TYPES | {""} else ()
+        if not eeg:
+            raise SourceError(f"LSL stream {full.name()!r} has no EEG channels "
+                              f"(channel types: {sorted(set(types))}).")
+        scale = []
+        for label, unit in zip(labels, units, strict=True):
+            factor = unit_scale(unit) if unit else None
+            if self._scale_override is not None:
+                factor = self._scale_override
+            elif factor is None:
+                self.warnings.append(f"channel {label}: unit {unit or 'missing'!r} unknown; "
+                                     "assuming microvolts (use --scale to override)")
+                factor = 1.0
+            scale.append(factor)
+        self._dest = np.empty((self._max_chunk, full.channel_count()), LSL_FORMATS[fmt])
+        self._scale = np.asarray(scale, np.float64)[:, None]
+        self.info = SourceInfo(full.name(), "lsl", rate, tuple(labels), eeg, tuple(scale),
+                               full.source_id(), full.hostname())
+        self._inlet.open_stream(timeout=5.0)
+        return self.info
+
+    def read(self) -> SourceChunk:
+        assert self._inlet is not None, "open() first"
+        _, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max_chunk,
+                                       dest_obj=self._dest)
+        n = len(ts)
+        data = (self._dest[:n].T * self._scale).astype(np.float32)
+        return SourceChunk(data, np.asarray(ts, np.float64))
+
+    def close(self) -> None:
+        if self._inlet is not None:
+            self._inlet.close_stream()
+            self._inlet = None

@@ -1,0 +1,85 @@
+"""InferenceWorker: the newest window of every EEG channel -> class probabilities."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.checkpoint import Classifier
+from monitor.buffer import RingBuffer
+from monitor.quality import check_windows
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    end: int  # absolute index (exclusive) of the window's last sample in the buffer
+    timestamp: float  # timestamp of the window's last sample
+    probs: np.ndarray  # (n_eeg, n_classes); NaN rows for channels not classified
+    valid: np.ndarray  # (n_eeg,) bool
+    problems: tuple[str | None, ...]  # per EEG channel: why it was not classified
+    truth: int  # class of the last sample, -1 if unknown
+    segment: int
+    skipped: int  # windows skipped (worker behind) since the previous result
+    infer_s: float
+
+
+def pick_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device.")
+    return name
+
+
+class InferenceWorker:
+    """One synchronous ``step()`` per hop; the pipeline's thread only calls it.
+
+    Real time first: when more than one hop of samples has arrived since the last window, it
+    jumps to the newest window on the hop grid and counts the windows it skipped, so it never
+    queues work. Windows that span a gap in the stream (two segments) are not classified.
+    """
+
+    def __init__(self, classifier: Classifier, buffer: RingBuffer, hop: int,
+                 eeg: tuple[int, ...], realtime: bool = True):
+        if hop < 1:
+            raise ValueError(f"hop must be at least one sample, got {hop}")
+        self.clf = classifier
+        self.buffer = buffer
+        self.hop = hop
+        self.eeg = np.asarray(eeg, dtype=int)
+        self.window = classifier.window
+        #: False: classify every window on the hop grid (a replay paced by the worker itself)
+        self.realtime = realtime
+        self._next_end = self.window
+        self.skipped_total = 0
+
+    def resync(self) -> None:
+        """After a gap: the next window is the first one wholly after it."""
+        self._next_end = self.buffer.written + self.window
+
+    def step(self) -> WindowResult | None:
+        written = self.buffer.written
+        if written < self._next_end:
+            return None
+        behind = (written - self._next_end) // self.hop if self.realtime else 0
+        end = self._next_end + behind * self.hop
+        self._next_end = end + self.hop
+        win = self.buffer.window(end, self.window)
+        if win is None:  # overwritten while we were behind: take the newest
+            return None
+        self.skipped_total += behind
+        if win.segment[0] != win.segment[-1]:
+            return None
+        x = win.data[self.eeg]
+        problems = check_windows(x)
+        valid = np.array([p is None for p in problems])
+        probs = np.full((len(x), len(self.clf.classes)), np.nan, np.float32)
+        start = time.perf_counter()
+        if valid.any():
+            probs[valid] = self.clf.predict_proba(x[valid])
+        return WindowResult(end, float(win.timestamps[-1]), probs, valid, tuple(problems),
+                            int(win.truth[-1]), int(win.segment[-1]), behind,
+                            time.perf_counter() - start)
