@@ -1,0 +1,92 @@
+"""`seizure-monitor compare`: the notebook's architecture and preprocessing comparisons, on
+recording-grouped cross-validation, beside the notebook's own (leaky) protocol."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from model.compare import ARCHS, SCALERS, CompareConfig, compare, plot_comparison, table
+from model.data import read_recordings
+
+
+def add_parser(sub) -> None:
+    defaults = CompareConfig()
+    p = sub.add_parser(
+        "compare",
+        help="cross-validate architectures x input scalings by recording (the notebook's "
+        "experiments, without the leak)",
+        description="Grouped K-fold cross-validation by recording (stratified by Bonn set), the "
+        "same windows and epochs for every variant, several seeds; plus the notebook's protocol "
+        "(one random slice per CSV row) with rows split at random and by recording.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
+    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    p.add_argument("--archs", default=",".join(defaults.archs),
+                   help=f"comma-separated, from {','.join(ARCHS)} (default %(default)s)")
+    p.add_argument("--scalers", default=",".join(defaults.scalers),
+                   help=f"comma-separated, from {','.join(SCALERS)}; 'ours' ignores them and "
+                   "scales inside the model (default %(default)s)")
+    p.add_argument("--folds", type=int, default=defaults.folds,
+                   help="K of the grouped K-fold (default %(default)s)")
+    p.add_argument("--seeds", type=int, default=defaults.seeds,
+                   help="seeds; each has its own fold assignment, windows and initialisation "
+                   "(default %(default)s)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs,
+                   help="epochs for every variant, no early stopping (default %(default)s)")
+    p.add_argument("--windows-per-recording", type=int, default=defaults.windows_per_recording,
+                   help="random training windows drawn per recording per epoch")
+    p.add_argument("--threads", type=int, default=defaults.threads,
+                   help="torch CPU threads (default %(default)s); use 1 while other jobs share "
+                   "the CPU: recurrent training with 2 threads thrashes on a busy machine")
+    p.add_argument("--json", type=Path, help="write every figure, curve and fold as JSON")
+    p.add_argument("--plots", type=Path, help="folder for the PNG plots")
+    p.set_defaults(func=run)
+
+
+def _names(flag: str, text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    from monitor.cli import UsageError
+
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise UsageError(f"{flag} {text!r}: give a comma-separated list from "
+                         f"{','.join(allowed)} (unknown: {','.join(unknown) or 'none given'}).")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.cli import UsageError
+
+    for flag, value, least in (("--folds", args.folds, 2), ("--seeds", args.seeds, 1),
+                               ("--epochs", args.epochs, 1), ("--threads", args.threads, 1),
+                               ("--windows-per-recording", args.windows_per_recording, 1)):
+        if value < least:
+            raise UsageError(f"{flag} must be at least {least}, got {value}.")
+    cfg = CompareConfig(
+        archs=_names("--archs", args.archs, ARCHS),
+        scalers=_names("--scalers", args.scalers, SCALERS),
+        folds=args.folds, seeds=args.seeds, epochs=args.epochs,
+        windows_per_recording=args.windows_per_recording, threads=args.threads,
+    )
+    recordings = read_recordings(args.csv, args.bonn)
+    per_set = Counter(r.bonn_set for r in recordings)
+    if min(per_set.values()) < args.folds:
+        raise UsageError(f"--folds {args.folds} needs at least {args.folds} recordings of every "
+                         f"Bonn set; the data has {dict(sorted(per_set.items()))}.")
+    variants = [f"{a}/{s}" for a, s in cfg.variants()]
+    print(f"{len(recordings)} recordings; {len(variants)} variant(s): {', '.join(variants)}; "
+          f"{cfg.folds} folds x {cfg.seeds} seed(s) x {cfg.epochs} epochs")
+    comparison = compare(recordings, cfg)
+    print()
+    print(table(comparison))
+    if args.json:
+        args.json.write_text(json.dumps(comparison.to_dict(), indent=1))
+        print(f"wrote {args.json}")
+    if args.plots:
+        for path in plot_comparison(comparison, args.plots):
+            print(f"wrote {path}")
+    return 0
