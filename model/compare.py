@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from model.data import BONN_SETS, CHUNK, CLASSES, SET_TO_CLASS, Recording
 from model.evaluate import metrics, predict_recordings, score
 from model.network import SeizureNet, count_parameters
-from model.train import _predictor, fit_scaler
+from model.train import fit_scaler, predictor
 from model.windows import grouped_folds, grouped_split, random_windows
 
 ARCHS = ("rnn", "gru", "lstm", "ours")
@@ -211,7 +211,7 @@ def fit(
             correct += int((logits.argmax(1) == yb).sum())
         seconds += time.perf_counter() - start
         net.eval()
-        result = evaluate(_predictor(net))
+        result = evaluate(predictor(net))
         history.append({"epoch": epoch, "train_loss": total / len(x_t),
                         "train_acc": correct / len(x_t),
                         "val_macro_f1": result["window"]["macro_f1"]})

@@ -54,7 +54,8 @@ def fit_scaler(net: SeizureNet, recordings: list[Recording]) -> None:
     net.set_scaler(glob.mean_[0], glob.scale_[0], level.mean_[0], level.scale_[0])
 
 
-def _predictor(net: SeizureNet, batch: int = 2048):
+def predictor(net: nn.Module, batch: int = 2048):
+    """A predict_proba for a bare network (no Classifier around it), batched."""
     @torch.inference_mode()
     def predict(x: np.ndarray) -> np.ndarray:
         out = [torch.softmax(net(torch.from_numpy(np.ascontiguousarray(x[i:i + batch],
@@ -109,7 +110,7 @@ def train(
         row = {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n}
         if val_recs:
             net.eval()
-            scores = predict_recordings(_predictor(net), val_recs, cfg.net.window)
+            scores = predict_recordings(predictor(net), val_recs, cfg.net.window)
             probs = np.concatenate([s.probs for s in scores])
             labels = np.concatenate([np.full(len(s.probs), s.recording.label) for s in scores])
             row["val_loss"] = float(-np.mean(np.log(probs[np.arange(len(labels)), labels]
@@ -165,5 +166,6 @@ def plot_history(history: list[dict], path: str | Path, title: str = "") -> None
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
