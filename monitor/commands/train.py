@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=1, help="with --folds: seeds per fold")
     p.add_argument("--json", type=Path, help="write the validation / CV figures as JSON")
     p.add_argument("--plot", type=Path, help="training-curve PNG (default: next to --out)")
+    p.add_argument("--threads", type=int, default=TrainConfig.threads,
+                   help="torch CPU threads (1 is faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}.")
     recordings = read_recordings(args.csv, args.bonn)
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads)
     if args.folds:
         return _cross_validate(recordings, cfg, args)
     if args.all:
@@ -103,6 +105,11 @@ def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
                   f"{len(tr)} train / {len(va)} validation recordings")
             fold_cfg = TrainConfig(**{**cfg.__dict__, "seed": seed})
             results.append(train(tr, va, fold_cfg, progress=not args.quiet))
+            m = results[-1].metrics
+            print(f"  window macro-F1 {m['window']['macro_f1']:.3f}, smoothed "
+                  f"{m['smoothed_5s']['macro_f1']:.3f}, recording accuracy "
+                  f"{m['recording']['accuracy']:.3f}, best epoch {results[-1].best_epoch}",
+                  flush=True)
     summary = _print_summary(f"{args.folds}-fold grouped CV x {args.seeds} seed(s)", results)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
