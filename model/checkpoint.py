@@ -55,6 +55,8 @@ def save_checkpoint(
 ) -> None:
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     mean, std, ls_mean, ls_std = (float(v) for v in net.scale)
+    # `--out runs/x.pt` after an hour of training must not fail on a missing folder.
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
             "format": FORMAT,

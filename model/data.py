@@ -28,6 +28,8 @@ BONN_RATE = 173.61
 NOMINAL_RATE = 178.0
 CHUNK = 178
 _ROW_ID = re.compile(r"^X(\d+)\.(.+)$")
+#: Samples are stored as float32: a value beyond this (e.g. 1e39) would become infinite.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class DataError(ValueError):
@@ -88,10 +90,11 @@ def read_kaggle_csv(path: str | Path) -> list[Recording]:
     recordings = []
     gaps = 0
     for (y, name), chunks in sorted(groups.items()):
-        for run in _contiguous_runs(sorted(chunks)):
+        runs = _contiguous_runs(sorted(chunks))
+        gaps += len(runs) > 1
+        for run in runs:
             rec_id = f"{Y_TO_SET[y]}:{name}"
-            if len(run) != len(chunks):
-                gaps += 1
+            if len(runs) > 1:
                 rec_id += f"#{run[0]}"
             signal = np.concatenate([chunks[c] for c in run])
             recordings.append(_labelled(rec_id, signal, y, NOMINAL_RATE, str(path)))
@@ -172,8 +175,9 @@ def _parse_row(path: Path, line: int, row: list[str]) -> tuple[int, str, int, np
         raise DataError(
             f"{path}, line {line}, column X{col}: {row[col]!r} is not a number."
         ) from None
-    if not np.all(np.isfinite(samples)):
-        col = int(np.flatnonzero(~np.isfinite(samples))[0]) + 1
+    bad = ~(np.abs(samples) <= _FLOAT32_MAX)  # also true for NaN
+    if bad.any():
+        col = int(np.flatnonzero(bad)[0]) + 1
         raise DataError(f"{path}, line {line}, column X{col}: {row[col]!r} is not finite.")
     label = row[-1].strip()
     if label not in {"1", "2", "3", "4", "5"}:
@@ -226,9 +230,12 @@ def _read_column(file: Path) -> np.ndarray:
             if not text:
                 continue
             try:
-                values.append(float(text))
+                value = float(text)
             except ValueError:
                 raise DataError(f"{file}, line {line}: {text!r} is not a number.") from None
+            if not abs(value) <= _FLOAT32_MAX:
+                raise DataError(f"{file}, line {line}: {text!r} is not finite.")
+            values.append(value)
     if len(values) < 2:
         raise DataError(f"{file}: fewer than two samples; is this a Bonn recording?")
     return np.asarray(values, dtype=np.float32)

@@ -206,10 +206,12 @@ class LSLSource(Source):
             raise SourceError(f"LSL stream {full.name()!r} has no EEG channels "
                               f"(channel types: {sorted(set(types))}).")
         scale = []
-        for label, unit in zip(labels, units, strict=True):
+        for i, (label, unit) in enumerate(zip(labels, units, strict=True)):
             factor = unit_scale(unit) if unit else None
             if self._scale_override is not None:
                 factor = self._scale_override
+            elif factor is None and i not in eeg:
+                factor = 1.0  # not classified, so its units do not matter
             elif factor is None:
                 self.warnings.append(f"channel {label}: unit {unit or 'missing'!r} unknown; "
                                      "assuming microvolts (use --scale to override)")

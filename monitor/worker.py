@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from model.checkpoint import Classifier
-from monitor.buffer import RingBuffer
+from monitor.buffer import RingBuffer, Window
 from monitor.quality import check_windows
 
 
@@ -61,18 +61,21 @@ class InferenceWorker:
         self._next_end = self.buffer.written + self.window
 
     def step(self) -> WindowResult | None:
-        written = self.buffer.written
-        if written < self._next_end:
-            return None
-        behind = (written - self._next_end) // self.hop if self.realtime else 0
-        end = self._next_end + behind * self.hop
-        self._next_end = end + self.hop
-        win = self.buffer.window(end, self.window)
-        if win is None:  # overwritten while we were behind: take the newest
-            return None
-        self.skipped_total += behind
-        if win.segment[0] != win.segment[-1]:
-            return None
+        """The next window due, classified; None when no window is due yet."""
+        while True:
+            written = self.buffer.written
+            if written < self._next_end:
+                return None
+            behind = (written - self._next_end) // self.hop if self.realtime else 0
+            end = self._next_end + behind * self.hop
+            self._next_end = end + self.hop
+            self.skipped_total += behind
+            win = self.buffer.window(end, self.window)
+            # A window overwritten while we were behind, or spanning a gap, is passed over.
+            if win is not None and win.segment[0] == win.segment[-1]:
+                return self._classify(win, behind)
+
+    def _classify(self, win: Window, behind: int) -> WindowResult:
         x = win.data[self.eeg]
         problems = check_windows(x)
         valid = np.array([p is None for p in problems])
@@ -80,6 +83,6 @@ class InferenceWorker:
         start = time.perf_counter()
         if valid.any():
             probs[valid] = self.clf.predict_proba(x[valid])
-        return WindowResult(end, float(win.timestamps[-1]), probs, valid, tuple(problems),
+        return WindowResult(win.end, float(win.timestamps[-1]), probs, valid, tuple(problems),
                             int(win.truth[-1]), int(win.segment[-1]), behind,
                             time.perf_counter() - start)

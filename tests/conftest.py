@@ -1,0 +1,31 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint that tells seizures from normal EEG: the shipped one if it exists, else one
+    trained once per session on the test subset (one torch thread: two are far slower on a
+    busy 2-core machine)."""
+    from model.checkpoint import data_fingerprint, save_checkpoint, shipped_checkpoint
+    from model.data import BONN_RATE, read_kaggle_csv
+    from model.train import TrainConfig, config_dict, train
+
+    shipped = shipped_checkpoint()
+    if shipped.is_file():
+        return shipped
+    recordings = read_kaggle_csv(SUBSET)
+    cfg = TrainConfig(epochs=6, windows_per_recording=48, threads=1)
+    result = train(recordings, None, cfg, progress=False)
+    path = tmp_path_factory.mktemp("checkpoint") / "seizure_test.pt"
+    save_checkpoint(path, result.net, sample_rate=BONN_RATE,
+                    fingerprint=data_fingerprint(recordings),
+                    metrics={"note": "test fixture"}, training={"config": config_dict(cfg)})
+    return path

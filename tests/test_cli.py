@@ -1,0 +1,112 @@
+"""`seizure-monitor train` and `evaluate` run as a user runs them: in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.checkpoint import load_classifier
+
+DATA = Path(__file__).parent / "data"
+SUBSET = DATA / "bonn_subset.csv"
+PNG = b"\x89PNG\r\n\x1a\n"
+LEVELS = ("window", "smoothed_5s", "recording")
+
+
+def cli(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=280, check=False,
+    )
+
+
+def ok(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def trained(workdir: Path) -> tuple[Path, str]:
+    """A checkpoint trained by the CLI for 2 epochs on the real subset, and its output."""
+    out = ok(cli("train", "--csv", SUBSET, "--epochs", 2, "--out", "tmp/x.pt", "--quiet",
+                 "--json", "train.json", "--threads", 1, cwd=workdir))
+    return workdir / "tmp" / "x.pt", out
+
+
+def test_train_writes_a_loadable_checkpoint_and_a_curve(workdir: Path,
+                                                        trained: tuple[Path, str]) -> None:
+    checkpoint, out = trained
+    assert "32 training recordings, 8 validation recordings" in out
+    assert f"saved {Path('tmp/x.pt')}" in out
+    assert checkpoint.with_suffix(".png").read_bytes().startswith(PNG)
+    clf = load_classifier(checkpoint)
+    assert clf.window == 120
+    training = clf.meta["training"]
+    assert len(training["history"]) == 2 and len(training["validation_ids"]) == 8
+    figures = json.loads((workdir / "train.json").read_text())
+    assert set(figures["validation"]) == {"classes", *LEVELS, "per_set"}
+    assert figures["training"]["validation_ids"] == training["validation_ids"]
+
+
+def test_evaluate_writes_json_and_confusion_plots(workdir: Path,
+                                                  trained: tuple[Path, str]) -> None:
+    checkpoint, _ = trained
+    out = ok(cli("evaluate", "--checkpoint", checkpoint, "--csv", SUBSET, "--json", "eval.json",
+                 "--plots", "plots", cwd=workdir))
+    assert "40 recordings, 8840 windows" in out
+    result = json.loads((workdir / "eval.json").read_text())
+    assert set(result) == {"classes", *LEVELS, "per_set"}
+    for level in LEVELS:
+        assert {"recall", "f1", "macro_f1", "accuracy", "confusion"} <= set(result[level])
+    assert result["recording"]["n"] == 40
+    assert set(result["per_set"]) == {"Z", "O", "N", "F", "S"}
+    for level in LEVELS:
+        assert (workdir / "plots" / f"confusion_{level}.png").read_bytes().startswith(PNG)
+
+
+def test_evaluate_reads_the_original_bonn_folders(workdir: Path,
+                                                  trained: tuple[Path, str]) -> None:
+    checkpoint, _ = trained
+    out = ok(cli("evaluate", "--checkpoint", checkpoint, "--bonn", DATA / "bonn", cwd=workdir))
+    assert "5 recordings, 1105 windows" in out
+
+
+def test_folds_cross_validate_by_recording(workdir: Path) -> None:
+    out = ok(cli("train", "--csv", SUBSET, "--folds", 2, "--epochs", 1, "--quiet",
+                 "--json", "cv.json", "--threads", 1, cwd=workdir))
+    assert "fold 1/2, seed 0: 20 train / 20 validation recordings" in out
+    assert "fold 2/2, seed 0: 20 train / 20 validation recordings" in out
+    summary = json.loads((workdir / "cv.json").read_text())
+    assert summary["runs"] == 2 and summary["best_epochs"] == [1, 1]
+    assert set(summary["per_set"]) == {"Z", "O", "N", "F", "S"}
+    assert not (workdir / "seizure_lstm.pt").exists(), "cross-validation saved a model"
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        pytest.param(("train", "--csv", "missing.csv"), "missing.csv", id="train missing csv"),
+        pytest.param(("train", "--csv", SUBSET, "--epochs", 0), "--epochs", id="train epochs 0"),
+        pytest.param(("evaluate", "--checkpoint", "corrupt.pt", "--csv", SUBSET), "corrupt.pt",
+                     id="evaluate corrupt checkpoint"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, args: tuple[object, ...], named: str
+) -> None:
+    (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    run = cli(*args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"seizure-monitor {args[0]}: error: "), lines
+    assert named in lines[0]

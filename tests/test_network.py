@@ -1,0 +1,77 @@
+"""The network's contract: (batch, window) raw samples in, (batch, n_classes) logits out."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.network import NetConfig, SeizureNet, count_parameters
+
+
+@pytest.mark.parametrize("spectral", [True, False], ids=["spectral", "no-spectral"])
+@pytest.mark.parametrize("batch", [1, 7])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_forward_shape(spectral: bool, batch: int, mode: str) -> None:
+    torch.manual_seed(0)
+    net = SeizureNet(NetConfig(spectral=spectral))
+    net.train(mode == "train")
+    x = 60.0 * torch.randn(batch, 120)
+    out = net(x)
+    assert out.shape == (batch, 3)
+    assert out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("window", [16, 64, 178])
+def test_other_window_lengths_and_class_counts(window: int) -> None:
+    net = SeizureNet(NetConfig(window=window, n_classes=5, bidirectional=False)).eval()
+    assert net(torch.randn(4, window)).shape == (4, 5)
+
+
+def test_spectral_branch_changes_the_model() -> None:
+    """Without it the head is smaller; with it the spectrum reaches the output."""
+    with_spec, without = SeizureNet(NetConfig(spectral=True)), SeizureNet(NetConfig(spectral=False))
+    assert count_parameters(with_spec) > count_parameters(without)
+    assert without.spec is None and with_spec.spec is not None
+
+
+def test_flat_and_huge_windows_give_finite_logits() -> None:
+    """A disconnected electrode (flat line) or a clipped amplifier must not produce NaN."""
+    net = SeizureNet().eval()
+    x = torch.stack([torch.zeros(120), torch.full((120,), 2047.0), 1e6 * torch.randn(120)])
+    assert torch.isfinite(net(x)).all()
+
+
+def test_scaler_statistics_are_saved_with_the_weights() -> None:
+    net = SeizureNet()
+    net.set_scaler(1.5, 60.0, 3.0, 0.7)
+    restored = SeizureNet()
+    restored.load_state_dict(net.state_dict())
+    assert restored.scale.tolist() == pytest.approx([1.5, 60.0, 3.0, 0.7])
+
+
+def test_the_scaler_is_applied_inside_the_model() -> None:
+    """Raw samples in: shifting input and scaler mean together leaves the output unchanged."""
+    torch.manual_seed(0)
+    net = SeizureNet().eval()
+    net.set_scaler(0.0, 50.0, 3.5, 0.8)
+    x = 50.0 * torch.randn(5, 120)
+    before = net(x)
+    net.set_scaler(1000.0, 50.0, 3.5, 0.8)
+    torch.testing.assert_close(net(x + 1000.0), before, rtol=1e-4, atol=1e-4)
+
+
+def test_parameter_count_is_small() -> None:
+    """Under 500k parameters: the live worker runs it on a laptop CPU several times a second."""
+    assert 10_000 < count_parameters(SeizureNet()) < 500_000
+
+
+@pytest.mark.parametrize("window", [0, 8, 15])
+def test_too_short_window_is_rejected(window: int) -> None:
+    with pytest.raises(ValueError, match="window"):
+        SeizureNet(NetConfig(window=window))
+
+
+def test_config_round_trips_through_a_dict() -> None:
+    config = NetConfig(conv_channels=(8, 16), hidden=12, spectral=False)
+    assert NetConfig.from_dict(config.to_dict()) == config
