@@ -1,0 +1,112 @@
+"""`seizure-monitor run` with a window: the QApplication, the window, and screenshot mode."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+from pathlib import Path
+
+from model.checkpoint import load_classifier
+from monitor.settings import MonitorSettings
+from monitor.sources import Source
+from monitor.ui.controls import SourceRequest
+from monitor.ui.finder import StreamChoice
+
+DEFAULT_SCREENSHOT_AFTER_S = 10.0
+
+
+def _no_display() -> bool:
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _qt_message(mode, context, message: str) -> None:
+    # The offscreen platform (screenshots, tests) says this on every layout change.
+    if "does not support propagateSizeHints" not in message:
+        print(message, file=sys.stderr)
+
+
+def request_from_args(args: argparse.Namespace) -> SourceRequest:
+    """The command line's source, as the window's source controls show it."""
+    speed, loop, scenario = args.speed, args.loop, args.scenario or ""
+    if args.lsl or args.lsl_type or args.source_id:
+        return SourceRequest("lsl", stream=StreamChoice(
+            args.lsl or "", args.lsl_type or "", args.source_id or "", args.host or "", 0.0, 0))
+    path = args.csv or args.bonn or args.file
+    if path is None:
+        return SourceRequest("demo", None, scenario, speed, loop)
+    return SourceRequest("recordings", Path(path), scenario, speed, loop)
+
+
+def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
+    """Show the dashboard on ``source`` until the window is closed (or, with --screenshot,
+    for --duration seconds, then save a PNG of the window)."""
+    from monitor.cli import UsageError
+
+    screenshot: Path | None = getattr(args, "screenshot", None)
+    if _no_display():
+        if screenshot is None:
+            raise UsageError("no display found (DISPLAY is not set); use --headless, or "
+                             "QT_QPA_PLATFORM=offscreen with --screenshot.")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    classifier = load_classifier(settings.checkpoint)
+
+    from PyQt6 import sip
+    from PyQt6.QtCore import QTimer, qInstallMessageHandler
+    from PyQt6.QtWidgets import QApplication
+
+    from monitor.ui.window import MainWindow
+
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("seizure-monitor")
+    window = MainWindow(settings, classifier, events=getattr(args, "events", None),
+                        find_streams=screenshot is None,
+                        lsl_out=bool(getattr(args, "lsl_out", False)))
+    window.resize(1600, 1000)
+    window.controls.show_request(request_from_args(args))
+    window.show()
+    window.start(source, request_from_args(args))
+
+    # Ctrl+C in the terminal closes the window: Python only sees signals while it runs, so a
+    # timer wakes it now and then.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+
+    saved = {"ok": True}
+    duration = getattr(args, "duration", None)
+    if screenshot is not None:
+        def shoot() -> None:
+            window.banner.flash(False)  # a still shows the alarm colour, not a random phase
+            saved["ok"] = window.grab().save(str(screenshot))
+            if not saved["ok"]:
+                print(f"seizure-monitor run: error: {screenshot}: cannot write the PNG.",
+                      file=sys.stderr)
+            window.close()
+
+        QTimer.singleShot(int(1000 * (duration or DEFAULT_SCREENSHOT_AFTER_S)), shoot)
+    elif duration is not None:
+        QTimer.singleShot(int(1000 * duration), window.close)
+    # What exists now lives as long as the window: keep the collector from walking it, so a
+    # full collection does not stall a frame.
+    gc.freeze()
+    app.exec()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    wake.stop()
+    window.shutdown()
+    app.processEvents()  # what the pipeline posted while it stopped
+    error = window.pipeline.error if window.pipeline is not None else None
+    # The window (and the sinks it gave its pipelines) go before the application does: the
+    # other order, left to the garbage collector, crashes at exit now and then.
+    sip.delete(window)
+    if not saved["ok"]:
+        return 1
+    if error:
+        print(f"seizure-monitor run: error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,269 @@
+"""The dashboard, offscreen: real replays and real LSL streams through a real pipeline.
+
+Every wait is on a condition with a deadline (qtbot.waitUntil); nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PyQt6.QtCore import Qt  # noqa: E402
+
+from model.checkpoint import (  # noqa: E402
+    data_fingerprint,
+    load_classifier,
+    save_checkpoint,
+    shipped_checkpoint,
+)
+from model.data import CLASSES, read_recordings  # noqa: E402
+from model.train import TrainConfig, config_dict, train  # noqa: E402
+from monitor.alerts import Alert, AlertEvent  # noqa: E402
+from monitor.settings import MonitorSettings  # noqa: E402
+from monitor.sources import LSLSource, ReplaySource, SourceChunk  # noqa: E402
+from monitor.ui.score import RunningScore  # noqa: E402
+from monitor.ui.traces import peak_decimate  # noqa: E402
+from monitor.ui.window import MainWindow  # noqa: E402
+from replay.lsl import LSLReplay  # noqa: E402
+from replay.scenario import build_scenario  # noqa: E402
+
+SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def recordings():
+    return read_recordings(SUBSET)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, recordings) -> Path:
+    """The shipped model if there is one, else one trained on the subset (a few seconds with
+    one torch thread; it tells the subset's seizures from normal EEG at once)."""
+    if shipped_checkpoint().is_file():
+        return shipped_checkpoint()
+    cfg = TrainConfig(epochs=4, windows_per_recording=16, batch_size=32, threads=1)
+    result = train(recordings, None, cfg, progress=False)
+    path = tmp_path_factory.mktemp("dashboard") / "model.pt"
+    save_checkpoint(path, result.net, sample_rate=recordings[0].sample_rate,
+                    fingerprint=data_fingerprint(recordings), metrics={},
+                    training={"config": config_dict(cfg)})
+    return path
+
+
+@pytest.fixture(scope="session")
+def classifier(checkpoint):
+    return load_classifier(checkpoint)
+
+
+@pytest.fixture
+def make_window(qtbot, classifier, tmp_path):
+    windows: list[MainWindow] = []
+
+    def make(settings: MonitorSettings | None = None, find_streams: bool = False) -> MainWindow:
+        w = MainWindow(settings or MonitorSettings(), classifier,
+                       events=tmp_path / "events.jsonl", find_streams=find_streams)
+        qtbot.addWidget(w)
+        w.resize(1400, 900)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        w.shutdown()
+
+
+def replay(recordings, classes: str, speed: float, seed: int = 0, **kw) -> ReplaySource:
+    return ReplaySource(build_scenario(recordings, classes.split(","), seed=seed), speed=speed,
+                        name=classes, **kw)
+
+
+def events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+# -- the parts that need no window ------------------------------------------------------
+def test_peak_decimate_keeps_the_extremes_of_every_run() -> None:
+    y = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
+    out = peak_decimate(y, 4)
+    runs = y.reshape(3, 25, 4)
+    assert out.shape == (3, 50)
+    np.testing.assert_array_equal(out[:, 0::2], runs.min(axis=2))
+    np.testing.assert_array_equal(out[:, 1::2], runs.max(axis=2))
+    assert peak_decimate(y[:, :7], 3).shape == (3, 4)  # the oldest sample is dropped
+
+
+def test_running_score_counts_latency_misses_and_false_alarms() -> None:
+    s, seizure, normal = RunningScore(), CLASSES.index("seizure"), CLASSES.index("normal")
+    alert = Alert("seizure", 0.0, 0.0, 0.9, ("EEG",))
+    s.update(0.0, normal, normal)
+    s.alert(AlertEvent("on", alert))  # raised during normal EEG: a false alarm
+    s.alert(AlertEvent("off", alert))
+    s.update(10.0, seizure, normal)  # a seizure begins
+    detected = Alert("seizure", 10.5, 11.5, 0.9, ("EEG",))
+    s.alert(AlertEvent("on", detected))
+    s.update(11.6, seizure, seizure)
+    s.update(20.0, normal, normal)
+    s.alert(AlertEvent("off", detected))
+    s.update(30.0, seizure, normal)  # a second seizure, never alerted
+    s.update(40.0, normal, normal)
+    assert s.false_alarms == 1
+    assert [(x.onset, x.latency, x.ended) for x in s.seizures] == [(10.0, 1.5, True),
+                                                                   (30.0, None, True)]
+    assert s.accuracy()["seizure"] == pytest.approx(1 / 3)
+    assert "#1 detected in 1.5 s" in s.text() and "#2 missed" in s.text()
+
+
+# -- the window -------------------------------------------------------------------------
+def test_window_opens_on_a_replay_and_applies_thresholds_live(make_window, recordings,
+                                                              qtbot) -> None:
+    w = make_window()
+    w.start(replay(recordings, "normal", speed=2.0))
+    qtbot.waitUntil(lambda: w.timeline.last is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: w.traces._quiet.xData is not None and
+                    len(w.traces._quiet.xData) > 100, timeout=5_000)
+    qtbot.waitUntil(lambda: w.banner.state in ("normal", "tumor"), timeout=2_000)
+    assert "normal" in w.status.labels["source"].text()
+    assert w.score_label.isVisible()  # a labelled replay is scored
+    qtbot.waitUntil(lambda: re.search(r"\d\.\d measured", w.status.labels["rate"].text()),
+                    timeout=5_000)
+
+    on, off = w.controls._rule_boxes["seizure"]
+    on.setValue(0.8)
+    qtbot.waitUntil(lambda: w.pipeline.settings.alerts.seizure.on == pytest.approx(0.8),
+                    timeout=5_000)
+    off.setValue(0.9)  # above "on": refused, and said so
+    assert w.controls.alert_problem.isVisible()
+    assert w.settings.alerts.seizure.off == pytest.approx(0.35)
+
+    qtbot.keyClick(w, Qt.Key.Key_P)  # freeze: drawing stops, acquisition goes on
+    assert w.traces.frozen
+    frozen_at = w.timeline.last.t
+    qtbot.waitUntil(lambda: w.timeline.last.t > frozen_at + 1.0, timeout=10_000)
+    qtbot.keyClick(w, Qt.Key.Key_P)
+    assert not w.traces.frozen
+
+
+def test_a_seizure_raises_the_alert_and_acknowledge_is_logged(make_window, recordings,
+                                                             qtbot, tmp_path) -> None:
+    w = make_window()
+    w.start(replay(recordings, "normal,seizure", speed=10.0))
+    qtbot.waitUntil(lambda: w.banner.state == "seizure", timeout=30_000)
+    assert w.score.seizures, "the alert came before the seizure began"
+    latency = w.score.seizures[0].latency
+    assert latency is not None and latency < 5.0, f"alert {latency} s after the onset"
+    assert w.banner.title.text() == "SEIZURE ALERT"
+    assert w.banner.acknowledge.isEnabled()
+    assert w.history.rowCount() == 1 and w.history.item(0, 1).text() == "seizure"
+    log = tmp_path / "events.jsonl"
+    qtbot.waitUntil(lambda: any(e["type"] == "alert" for e in events(log)), timeout=5_000)
+
+    qtbot.waitUntil(lambda: w.banner._flash_on, timeout=2_000)  # flashing until acknowledged
+    qtbot.waitUntil(lambda: not w.banner._flash_on, timeout=2_000)
+    qtbot.keyClick(w, Qt.Key.Key_Space)  # the shortcut of the Acknowledge button
+    qtbot.waitUntil(lambda: any(e.get("event") == "acknowledged" for e in events(log)),
+                    timeout=5_000)
+    assert w.history.item(0, 4).text() != "—"  # acknowledged at a wall-clock time
+    qtbot.waitUntil(lambda: not w.banner.acknowledge.isEnabled(), timeout=2_000)
+    assert w.banner.state != "seizure_ended"  # silenced, whether or not the seizure goes on
+    assert not w.banner._flash_on
+
+
+def test_a_lost_lsl_stream_turns_the_status_bar_red_and_recovery_says_so(
+        make_window, recordings, qtbot) -> None:
+    scenario = build_scenario(recordings, ["normal"] * 3)
+    sid = f"dashboard-test-{uuid.uuid4().hex[:10]}"
+    name = f"DashboardTest-{sid[-6:]}"
+
+    def publish() -> tuple[LSLReplay, threading.Thread]:
+        pub = LSLReplay(scenario, name=name, speed=1.0, loop=True, source_id=sid)
+        pub.start()
+        thread = threading.Thread(target=pub.run, daemon=True)
+        thread.start()
+        return pub, thread
+
+    pub, thread = publish()
+    try:
+        # The stream is listed live by the window's finder; pick it there and press Start.
+        w = make_window(MonitorSettings(stale_s=1.0), find_streams=True)
+        combo = w.controls.source
+        qtbot.waitUntil(lambda: any(sid in combo.itemText(i) for i in range(combo.count())),
+                        timeout=15_000)
+        combo.setCurrentIndex(next(i for i in range(combo.count())
+                                   if sid in combo.itemText(i)))
+        qtbot.mouseClick(w.controls.start, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: w.timeline.last is not None, timeout=20_000)
+        assert isinstance(w.pipeline.source, LSLSource)
+        assert sid in w.status.labels["source"].text()
+        # (the pipeline may report a short loss while the inlet connects)
+        qtbot.waitUntil(lambda: w.status.health in ("ok", "recovered"), timeout=10_000)
+
+        pub.stop()
+        thread.join(5)
+        qtbot.waitUntil(lambda: w.status.health == "lost", timeout=15_000)
+        assert "STREAM LOST" in w.status.labels["health"].text()
+        assert "background" in w.status.styleSheet()  # red
+        with qtbot.waitSignal(w.frame_drawn, timeout=2_000):
+            pass  # still drawing
+        qtbot.keyClick(w, Qt.Key.Key_P)
+        assert w.traces.frozen  # still answering
+
+        pub, thread = publish()
+        qtbot.waitUntil(lambda: w.status.health == "recovered", timeout=30_000)
+        assert "recovered" in w.status.labels["health"].text()
+    finally:
+        pub.stop()
+        thread.join(5)
+
+
+class FailingSource(ReplaySource):
+    """A replay whose reads fail after a few seconds of stream."""
+
+    def read(self) -> SourceChunk | None:
+        chunk = super().read()
+        if self.player.sent > 3 * self.scenario.sample_rate:
+            raise OSError("the amplifier went away (test)")
+        return chunk
+
+
+def test_a_source_failure_shows_in_the_window_and_it_stays_usable(make_window, recordings,
+                                                                  qtbot, tmp_path) -> None:
+    w = make_window()
+    scenario = build_scenario(recordings, ["normal"])
+    w.start(FailingSource(scenario, speed=5.0, name="failing"))
+    qtbot.waitUntil(lambda: w.error_banner.isVisible(), timeout=20_000)
+    assert "the amplifier went away" in w.error_banner.label.text()
+    assert w.status.health == "error"
+    qtbot.waitUntil(lambda: w.banner.state == "error", timeout=5_000)
+    qtbot.waitUntil(lambda: any(e.get("event") == "error"
+                                for e in events(tmp_path / "events.jsonl")), timeout=5_000)
+    w.start(replay(recordings, "normal", speed=2.0))  # and another source works
+    qtbot.waitUntil(lambda: w.timeline.last is not None, timeout=20_000)
+    assert not w.error_banner.isVisible()
+    assert w.status.health == "ok"
+
+
+def test_screenshot_command_writes_a_png(checkpoint, tmp_path) -> None:
+    png = tmp_path / "dashboard.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "run", "--checkpoint", str(checkpoint),
+         "--screenshot", str(png), "--duration", "3"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
