@@ -22,6 +22,7 @@ COMMANDS = {
     "compare": "monitor.commands.compare",
     "inspect": "monitor.commands.inspect",
     "replay": "monitor.commands.replay",
+    "bench": "monitor.commands.bench",
 }
 
 
@@ -46,11 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (DataError, CheckpointError, UsageError, FileNotFoundError) as exc:
-        print(f"seizure-monitor {args.command}: error: {exc}", file=sys.stderr)
+        # One line, whatever a library put in the message (mne's can span several).
+        print(f"seizure-monitor {args.command}: error: {' '.join(str(exc).split())}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m monitor.cli` runs this file as __main__, a second copy of the module: the
+    # commands raise monitor.cli.UsageError, which only the imported copy's main() catches.
+    from monitor.cli import main as cli_main
+
+    sys.exit(cli_main())

@@ -1,22 +1,31 @@
-"""`seizure-monitor evaluate`: score a checkpoint on labelled recordings."""
+"""`seizure-monitor evaluate`: score a checkpoint on labelled recordings, window by window or,
+with --stream, as the running monitor (replayed sessions through the real pipeline)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from pathlib import Path
 
 from model.checkpoint import load_classifier
-from model.data import read_recordings
+from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
+
+STREAM_ONLY = ("sessions", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
+               "seizure_on", "seizure_off", "min_on", "sweep", "out")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="score a checkpoint on labelled recordings (window, 5 s smoothed, recording)",
+        help="score a checkpoint on labelled recordings (window, 5 s smoothed, recording), or "
+        "with --stream as the running monitor (sensitivity, latency, false alerts)",
         description="Every 120-sample window at hop 18 of each reassembled recording; the "
-        "trailing 5 s mean of probabilities; and the mean over each recording.",
+        "trailing 5 s mean of probabilities; and the mean over each recording. With --stream: "
+        "seeded sessions (non-seizure recordings then a seizure; all-normal sessions) replayed "
+        "through the real pipeline, scored per event (SzCORE tolerances: 30 s before onset, "
+        "60 s after).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
@@ -24,10 +33,43 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
     p.add_argument("--json", type=Path, help="write the figures as JSON")
     p.add_argument("--plots", type=Path, help="folder for confusion-matrix PNGs")
+    s = p.add_argument_group("--stream: the monitor as deployed")
+    s.add_argument("--stream", action="store_true",
+                   help="replay seeded sessions through the real pipeline and score the alerts")
+    s.add_argument("--sessions", type=int, help="seizure sessions (default 20)")
+    s.add_argument("--normal-minutes", type=float,
+                   help="minutes of all-normal sessions (default 30)")
+    s.add_argument("--before", type=int,
+                   help="non-seizure recordings before each seizure recording (default 4)")
+    s.add_argument("--seed", type=int, default=0, help="which recordings the sessions draw")
+    held = s.add_mutually_exclusive_group()
+    held.add_argument("--heldout", action="store_true",
+                      help="only the recordings the checkpoint was validated on (its "
+                      "training.validation_ids): train without --all, then evaluate with this")
+    held.add_argument("--holdout-of", type=Path, metavar="CKPT",
+                      help="only the recordings held out (validation_ids) by checkpoint CKPT")
+    s.add_argument("--smoothing", type=float, help="smoothing time constant, seconds")
+    s.add_argument("--seizure-on", type=float, help="seizure alert threshold")
+    s.add_argument("--seizure-off", type=float, help="seizure alert clears below this")
+    s.add_argument("--min-on", type=float,
+                   help="seconds the seizure probability must stay above threshold")
+    s.add_argument("--sweep", action="store_true",
+                   help="also print the seizure trade-off over a grid of smoothing time, "
+                   "on-threshold and minimum duration (the model is run once)")
+    s.add_argument("--out", type=Path, default=None,
+                   help="folder for the SzCORE TSVs and the sessions plot (default: stream-eval)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.stream:
+        return run_stream(args)
+    from monitor.cli import UsageError
+
+    given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY if getattr(args, n) not in
+             (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} only apply with --stream.")
     clf = load_classifier(args.checkpoint)
     recordings = read_recordings(args.csv, args.bonn)
     scores = predict_recordings(clf.predict_proba, recordings, clf.window)
@@ -39,4 +81,94 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         for path in plot_confusions(result, args.plots):
             print(f"wrote {path}")
+    return 0
+
+
+def _validation_ids(path: Path | None) -> list[str]:
+    from model.checkpoint import shipped_checkpoint
+
+    meta = load_classifier(path).meta
+    ids = list((meta.get("training") or {}).get("validation_ids") or [])
+    if not ids:
+        raise DataError(f"{path or shipped_checkpoint()}: the checkpoint stores no validation "
+                        "recordings (it was trained on all of them, or by an older version); "
+                        "train one with a grouped split ('seizure-monitor train' without --all) "
+                        "and evaluate that one with --heldout.")
+    return ids
+
+
+def run_stream(args: argparse.Namespace) -> int:
+    from monitor.cli import UsageError
+    from monitor.settings import MonitorSettings
+    from monitor.stream_eval import (
+        evaluate_stream,
+        plot_sessions,
+        report,
+        sweep,
+        sweep_table,
+        with_seizure_rule,
+        write_tsvs,
+    )
+
+    sessions = 20 if args.sessions is None else args.sessions
+    normal_minutes = 30.0 if args.normal_minutes is None else args.normal_minutes
+    before = 4 if args.before is None else args.before
+    if sessions < 0 or normal_minutes < 0 or before < 0:
+        raise UsageError("--sessions, --normal-minutes and --before must be 0 or more.")
+    if sessions == 0 and normal_minutes == 0:
+        raise UsageError("nothing to replay: give --sessions or --normal-minutes above 0.")
+    try:
+        settings = with_seizure_rule(MonitorSettings(device="cpu"), args.smoothing,
+                                     args.seizure_on, args.seizure_off, args.min_on)
+        if settings.smoothing_s < 0:
+            raise ValueError(f"--smoothing must be >= 0 s, got {settings.smoothing_s}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    clf = load_classifier(args.checkpoint)
+    recordings = read_recordings(args.csv, args.bonn)
+    data = args.csv or args.bonn
+    holdout = args.checkpoint if args.heldout else args.holdout_of
+    if args.heldout or args.holdout_of is not None:
+        ids = set(_validation_ids(holdout))
+        recordings = [r for r in recordings if r.id in ids]
+        if not recordings:
+            raise DataError(f"none of the {len(ids)} validation recordings of "
+                            f"{holdout or 'the shipped checkpoint'} is in {data}; give the "
+                            "data it was trained on.")
+        own = set((clf.meta.get("training") or {}).get("validation_ids") or [])
+        if not args.heldout and not ids <= own:
+            print(f"warning: {len(ids - own)} of these recordings are not among the validation "
+                  f"recordings of {args.checkpoint or 'the shipped checkpoint'}: it may have "
+                  "been trained on them.")
+    counts = {c: sum(r.class_name == c for r in recordings) for c in ("seizure", "tumor",
+                                                                        "normal")}
+    held = args.heldout or args.holdout_of is not None
+    whose = str(holdout or "the shipped checkpoint")
+    print(f"{len(recordings)} recordings ({', '.join(f'{n} {c}' for c, n in counts.items())})"
+          f"{' held out by ' + whose if held else ''}; {sessions} seizure sessions, "
+          f"{normal_minutes:g} min of normal sessions, seed {args.seed}")
+    started = datetime.now()
+    result, runs = evaluate_stream(recordings, clf, settings, sessions, normal_minutes,
+                                   args.seed, before)
+    result = {"checkpoint": str(args.checkpoint or "shipped"), "data": str(data),
+              "heldout_of": whose if held else None, "recordings": counts, "seed": args.seed,
+              **result}
+    for pool, p in result["sessions"]["pools"].items():
+        if p["reused"]:
+            print(f"note: {p['reused']} draws from the {pool} pool replay a recording already "
+                  f"used ({p['recordings']} recordings for {p['draws']} draws)")
+    print(report(result))
+    out = args.out or Path("stream-eval")
+    tsvs = write_tsvs(runs, out, started)
+    png = plot_sessions(runs, settings, out / "sessions.png")
+    print(f"wrote {len(tsvs)} SzCORE TSVs and {png} in {out}")
+    if args.sweep:
+        rows = sweep(runs, settings)
+        result["sweep"] = rows
+        print("\nseizure trade-off (the model's probabilities reused, smoothing and alert "
+              "policy rerun):")
+        print(sweep_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
     return 0
