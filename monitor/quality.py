@@ -15,20 +15,25 @@ CLIP_FRACTION = 0.1
 
 
 def check_windows(x: np.ndarray) -> list[str | None]:
-    """Per row of (n_channels, window): None if fine, else the reason it is not classified."""
+    """Per row of (n_channels, window): None if fine, else the reason it is not classified.
+
+    Vectorised over channels: at 512 channels a per-row loop cost more than the model.
+    """
+    finite = np.isfinite(x).all(axis=1)
+    safe = np.where(finite[:, None], x, 0.0)
+    std = safe.std(axis=1)
+    peak = np.abs(safe).max(axis=1)
+    hi, lo = safe.max(axis=1, keepdims=True), safe.min(axis=1, keepdims=True)
+    pinned = np.maximum((safe == hi).sum(axis=1), (safe == lo).sum(axis=1))
     out: list[str | None] = []
-    for row in x:
-        if not np.all(np.isfinite(row)):
+    for ok, s, p, n in zip(finite, std, peak, pinned, strict=True):
+        if not ok:
             out.append("NaN or inf samples")
-            continue
-        std = float(row.std())
-        if std < MIN_STD:
-            out.append(f"flat signal (std {std:.3g})")
-        elif float(np.abs(row).max()) > MAX_ABS:
-            out.append(f"amplitude {np.abs(row).max():.3g} far outside the training range "
-                       "(wrong units?)")
-        elif max(np.count_nonzero(row == row.max()), np.count_nonzero(row == row.min())) \
-                >= CLIP_FRACTION * len(row):
+        elif s < MIN_STD:
+            out.append(f"flat signal (std {s:.3g})")
+        elif p > MAX_ABS:
+            out.append(f"amplitude {p:.3g} far outside the training range (wrong units?)")
+        elif n >= CLIP_FRACTION * x.shape[1]:
             out.append("clipping")
         else:
             out.append(None)
