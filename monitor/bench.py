@@ -516,12 +516,14 @@ def memory(clf: Classifier, stream_minutes: float) -> dict:
 
 
 def dashboard_fps(seconds: float) -> dict | None:
-    """``monitor.ui.fps.measure_dashboard_fps`` with 64 channels; None where it does not exist."""
+    """``monitor.ui.fps.measure_dashboard_fps`` with 64 channels; None without PyQt6 (a GPU
+    server may have no Qt at all)."""
     try:
         from monitor.ui.fps import measure_dashboard_fps
+
+        return dict(measure_dashboard_fps(channels=64, seconds=seconds))
     except ImportError:
         return None
-    return dict(measure_dashboard_fps(channels=64, seconds=seconds))
 
 
 # --- the whole run -----------------------------------------------------------------------------
