@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +123,21 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
             "--checkpoint to use the shipped model."
         )
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickles would be a 2nd line
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message suggests weights_only=False, i.e. running the file's code.
+        if "GLOBAL" in str(exc):
+            raise CheckpointError(
+                f"{path}: refused: the file holds Python objects other than tensors and plain "
+                "data, and loading them could run code from it; use a checkpoint written by "
+                "'seizure-monitor train'."
+            ) from None
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt or truncated?): the safe loader "
+            "cannot parse it; use a checkpoint written by 'seizure-monitor train'."
+        ) from None
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise CheckpointError(
             f"{path}: not a readable checkpoint (corrupt or truncated?): "
@@ -134,21 +150,35 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
             f"{path}: checkpoint format version {ckpt.get('version')} is not supported "
             f"(this program reads version {VERSION})."
         )
-    if tuple(ckpt["classes"]) != CLASSES:
+    missing = sorted({"classes", "window", "sample_rate", "config", "state_dict"} - set(ckpt))
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint lacks {', '.join(missing)} (truncated or "
+                              "hand-made?); train one with 'seizure-monitor train'.")
+    config, state = ckpt["config"], ckpt["state_dict"]
+    if not isinstance(config, dict) or not isinstance(state, dict) or \
+            not all(isinstance(v, torch.Tensor) for v in state.values()) or \
+            not isinstance(ckpt["sample_rate"], (int, float)) or not ckpt["sample_rate"] > 0:
+        raise CheckpointError(f"{path}: the model config or weights are not laid out as "
+                              "'seizure-monitor train' writes them (corrupt?).")
+    if not isinstance(ckpt["classes"], (list, tuple)) or tuple(ckpt["classes"]) != CLASSES:
         raise CheckpointError(
             f"{path}: trained for classes {ckpt['classes']}, this program needs {list(CLASSES)}."
         )
-    if ckpt["window"] != 120 or ckpt["config"].get("window") != ckpt["window"]:
+    if ckpt["window"] != 120 or config.get("window") != ckpt["window"]:
         raise CheckpointError(
             f"{path}: trained for {ckpt['window']}-sample windows; the monitor uses 120."
         )
-    state = ckpt["state_dict"]
+    if config.get("n_classes", NetConfig.n_classes) != len(CLASSES):
+        raise CheckpointError(
+            f"{path}: the network has {config.get('n_classes')} outputs for "
+            f"{len(CLASSES)} classes; it was not trained for this program's classes."
+        )
     if weights_hash(state) != ckpt.get("weights_sha256"):
         raise CheckpointError(f"{path}: the weights do not match their stored hash (corrupt?).")
     try:
-        net = SeizureNet(NetConfig.from_dict(ckpt["config"]))
+        net = SeizureNet(NetConfig.from_dict(config))
         net.load_state_dict(state)
-    except (RuntimeError, TypeError, KeyError) as exc:
+    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: weights do not fit the stored model config: {str(exc).splitlines()[0]}"
         ) from None

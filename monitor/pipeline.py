@@ -28,10 +28,22 @@ from monitor.resample import StreamingResampler
 from monitor.settings import AlertSettings, MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
 from monitor.smoothing import Smoother
-from monitor.sources import ReplaySource, Source, SourceChunk, SourceInfo
+from monitor.sources import ReplaySource, Source, SourceChunk, SourceError, SourceInfo
 from monitor.worker import InferenceWorker, WindowResult, pick_device
 
 log = logging.getLogger(__name__)
+
+#: timestamps this far (s) from where the declared rate puts them have jumped (or the rate is
+#: wrong); far above clock-sync corrections and dejitter noise, which are milliseconds
+JUMP_S = 0.5
+#: at most one timestamp_jump report per this many wall-clock seconds: after a jump, liblsl's
+#: dejitter takes a minute or more to settle, so the stamps keep wandering for a while
+JUMP_REPORT_S = 10.0
+#: while a stream is lost, how often (s) to look whether its producer came back changed, and
+#: how long to wait to see it when its samples come back
+VERIFY_EVERY_S, VERIFY_WAIT_S = 0.25, 1.0
+#: wall-clock seconds of a live stream over which its rate is measured
+RATE_WINDOW_S = 10.0
 
 
 class Pipeline:
@@ -59,6 +71,9 @@ class Pipeline:
         self._t0: float | None = None
         self._last_sample_wall = time.monotonic()
         self._lost = False
+        self._received = 0  # samples read from the source (at its own rate)
+        self._ts_anchor: tuple[int, float] | None = None  # (sample count, its timestamp)
+        self._jump_quiet_until = -np.inf
         self._settings_lock = threading.Lock()
         self._pending_alerts: AlertSettings | None = None
         self._pending_smoothing: float | None = None
@@ -106,9 +121,11 @@ class Pipeline:
             self._pending_smoothing = smoothing_s if smoothing_s is not None else \
                 self._pending_smoothing
 
-    def acknowledge(self, cls: str, t_wall: float | None = None) -> None:
+    def acknowledge(self, cls: str) -> None:
         """Record an acknowledgement (the dashboard's button) in every sink's log."""
-        self._emit_status("acknowledged", f"{cls} alert acknowledged")
+        active = self.policy.active.get(cls) if hasattr(self, "policy") else None
+        onset = f" (onset t={active.onset:.1f} s)" if active is not None else ""
+        self._emit_status("acknowledged", f"{cls} alert{onset} acknowledged")
 
     # -- stages --------------------------------------------------------------------------
     def _open(self) -> None:
@@ -134,6 +151,8 @@ class Pipeline:
                                      f"host={info.hostname!r} {info.sample_rate:g} Hz, "
                                      f"{len(info.eeg)} EEG of {len(info.channels)} channels, "
                                      f"device {self.device}")
+        # A slow open (an LSL resolve) is not silence from the stream.
+        self._last_sample_wall = time.monotonic()
         self.ready.set()
 
     def _ingest(self, chunk: SourceChunk) -> None:
@@ -150,6 +169,7 @@ class Pipeline:
         try:
             self._open()
             rate_window: list[tuple[float, int]] = []
+            next_verify = -np.inf
             while not self._stop.is_set():
                 chunk = self.source.read()
                 if chunk is None:
@@ -159,22 +179,34 @@ class Pipeline:
                 n = len(chunk.timestamps)
                 if n:
                     if self._lost:
+                        # A producer back with another rate is refused before its samples
+                        # reach the buffer.
+                        self.source.verify(wait=VERIFY_WAIT_S)
                         self._recover()
+                        rate_window.clear()  # the silence is no measure of the rate
                     self._last_sample_wall = now
                     self._ingest(chunk)
                     self._check_rate(rate_window, chunk)
                 elif not self._lost and now - self._last_sample_wall > self.settings.stale_s:
                     self._lost = True
-                    self._emit_status("stream_lost", f"no sample from {self.info.name!r} for "
+                    self._emit_status("stream_lost", f"no sample from {self.info.name!r} "
+                                                     f"(source_id {self.info.source_id!r}, "
+                                                     f"host {self.info.hostname!r}) for "
                                                      f"{now - self._last_sample_wall:.1f} s")
-                if n < 4:
-                    time.sleep(0.002)
+                elif self._lost and now >= next_verify:
+                    # liblsl never reconnects to a producer back with another channel count,
+                    # so the stream would stay lost without saying why: look for it.
+                    self.source.verify()
+                    next_verify = time.monotonic() + VERIFY_EVERY_S
+                if n == 0 and not getattr(self.source, "wait_s", 0):
+                    time.sleep(0.002)  # sources that cannot wait for a sample are polled
         except Exception as exc:
             self._fail("source", exc)
 
     def _recover(self) -> None:
         self._lost = False
         self._segment += 1
+        self._ts_anchor = None  # the gap moved the timestamps on; a new anchor after it
         if self._resampler is not None:
             self._resampler.reset()
         self._emit_status("stream_recovered",
@@ -183,17 +215,34 @@ class Pipeline:
                           "marked and no window spans it")
 
     def _check_rate(self, history: list[tuple[float, int]], chunk: SourceChunk) -> None:
-        """Measured against declared rate over ~10 s, and timestamp jumps within a chunk."""
+        """Timestamps against the declared rate, and (live streams) the measured rate over
+        RATE_WINDOW_S against the declared one."""
         ts = chunk.timestamps
         declared = self.info.sample_rate
-        if len(ts) > 1 and (np.any(np.diff(ts) < 0) or np.any(np.diff(ts) > 10 / declared)):
-            self._emit_status("timestamp_jump", f"timestamps of {self.info.name!r} jump; "
-                                                "windows use sample order")
+        # Where the declared rate puts the chunk's last sample, counted from an anchor. liblsl's
+        # dejitter turns a jump into a slope over many samples, so steps between neighbours
+        # say little; the distance from the anchor grows past JUMP_S within a fraction of a
+        # second of a jump either way.
+        first = self._received
+        self._received += len(ts)
+        if self._ts_anchor is None:
+            self._ts_anchor = (first, float(ts[0]))
+        k0, t0 = self._ts_anchor
+        off = float(ts[-1]) - (t0 + (self._received - 1 - k0) / declared)
+        if abs(off) > JUMP_S:
+            self._ts_anchor = (self._received - 1, float(ts[-1]))
+            now = time.monotonic()
+            if now >= self._jump_quiet_until:
+                self._jump_quiet_until = now + JUMP_REPORT_S
+                self._emit_status("timestamp_jump",
+                                  f"timestamps of {self.info.name!r} are {off:+.2f} s off where "
+                                  f"the declared {declared:g} Hz puts them (a clock jump, or "
+                                  "a wrong declared rate); windows follow sample order")
         if self.info.kind != "lsl":
             return
         history.append((time.monotonic(), len(ts)))
         span = history[-1][0] - history[0][0]
-        if span >= 10.0:
+        if span >= RATE_WINDOW_S:
             measured = sum(n for _, n in history[1:]) / span
             self.stats["measured_rate"] = measured
             if abs(measured - declared) > 0.1 * declared:
@@ -337,21 +386,55 @@ class Pipeline:
                 sink.status(ev)
 
     def _fail(self, where: str, exc: Exception) -> None:
-        self.error = f"{where}: {type(exc).__name__}: {exc}"
-        log.error("%s failed:\n%s", where, traceback.format_exc())
+        if isinstance(exc, SourceError):
+            # A source that is not as asked (no such stream, two of one name, a producer back
+            # changed): its message says what was found and how to fix it; a traceback would
+            # only bury that. The status event and the caller report it.
+            self.error = f"{where}: {exc}"
+            detail = self.error
+            log.info("%s", self.error)
+        else:
+            self.error = f"{where}: {type(exc).__name__}: {exc}"
+            detail = f"{self.error}\n{traceback.format_exc(limit=8)}"
+            log.error("%s failed:\n%s", where, traceback.format_exc())
         self._stop.set()
-        self._status.put(StatusEvent(self._now_t(), "error",
-                                     f"{self.error}\n{traceback.format_exc(limit=8)}"))
+        self._status.put(StatusEvent(self._now_t(), "error", detail))
         self.ready.set()  # let a worker waiting for the source see the failure
 
     def _finish(self) -> None:
+        """Join, close the source, then give every sink the last status events (ending with
+        "stopped") and close it. A sink that fails here (a full disk) is logged and passed
+        over, so the others still hear of it and the caller is never left waiting."""
         self._stop.set()
-        self._drain_status()
+        last = self._take_status()  # a full queue would block the acquisition thread's put
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(5.0)
-        self._drain_status()
-        self.source.close()
+        last += self._take_status()
+        try:
+            self.source.close()  # inlets before the sinks' outlets
+        except Exception:
+            log.exception("closing the source failed")
+        last.append(StatusEvent(self._now_t(), "stopped",
+                                f"{self.stats['windows']} windows classified, "
+                                f"{self.stats['skipped']} skipped"
+                                + ("; after an error" if self.error else "")))
         for sink in self.sinks:
-            sink.close()
+            try:
+                for ev in last:
+                    sink.status(ev)
+            except Exception:
+                log.exception("%s failed while stopping", type(sink).__name__)
+            try:
+                sink.close()
+            except Exception:
+                log.exception("closing %s failed", type(sink).__name__)
         self.done.set()
+
+    def _take_status(self) -> list[StatusEvent]:
+        out = []
+        while True:
+            try:
+                out.append(self._status.get_nowait())
+            except queue.Empty:
+                return out

@@ -66,6 +66,10 @@ class Source(ABC):
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release the source; safe to call twice."""
 
+    def verify(self, wait: float = 0.0) -> None:  # noqa: B027 - a recording cannot change
+        """Raise SourceError if the source is no longer what ``open()`` found (a producer
+        that came back with another channel count or rate), waiting up to ``wait`` s to see."""
+
     def __enter__(self) -> Source:
         self.open()
         return self
@@ -180,6 +184,9 @@ class LSLSource(Source):
         self._scale_override = scale
         self._max_chunk = max_chunk
         self._inlet: pylsl.StreamInlet | None = None
+        #: how long read() may wait in liblsl for a first sample
+        self.wait_s = 0.005
+        self._watch: pylsl.ContinuousResolver | None = None
         self.warnings: list[str] = []
 
     def open(self) -> SourceInfo:
@@ -217,6 +224,7 @@ class LSLSource(Source):
                                      "assuming microvolts (use --scale to override)")
                 factor = 1.0
             scale.append(factor)
+        self._format = fmt
         self._dest = np.empty((self._max_chunk, full.channel_count()), LSL_FORMATS[fmt])
         self._scale = np.asarray(scale, np.float64)[:, None]
         self.info = SourceInfo(full.name(), "lsl", rate, tuple(labels), eeg, tuple(scale),
@@ -224,15 +232,58 @@ class LSLSource(Source):
         self._inlet.open_stream(timeout=5.0)
         return self.info
 
+    def verify(self, wait: float = 0.0) -> None:
+        """Refuse our producer if it is back on the network with another shape.
+
+        liblsl reconnects an inlet to any stream with the same source_id: one back with another
+        rate would be read at the old rate, one with another channel count never delivers. A
+        continuous resolver watches for it in the background from the first call (a one-shot
+        resolve can block for seconds whatever its timeout); ``wait`` is how long to wait for
+        it to show up.
+        """
+        info = self.info
+        if self._watch is None:
+            prop, value = ("source_id", info.source_id) if info.source_id else ("name", info.name)
+            # Forgotten soon after it goes, so what is seen after a loss is what came back.
+            self._watch = pylsl.ContinuousResolver(prop=prop, value=value, forget_after=1.0)
+        deadline = time.monotonic() + wait
+        while True:
+            found = [s for s in self._watch.results() if s.name() == info.name
+                     and (info.source_id or s.hostname() == info.hostname)]
+            for s in found:
+                n, rate, fmt = s.channel_count(), s.nominal_srate(), s.channel_format()
+                if (n, fmt) != (len(info.channels), self._format) or \
+                        abs(rate - info.sample_rate) > 1e-6 * info.sample_rate:
+                    raise SourceError(
+                        f"LSL stream {info.name!r} (source_id {info.source_id!r}, host "
+                        f"{s.hostname()!r}) came back with {n} channels at {rate:g} Hz, but it "
+                        f"was opened with {len(info.channels)} channels at "
+                        f"{info.sample_rate:g} Hz; restart the monitor to follow the changed "
+                        "stream.")
+            if found or time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
+
     def read(self) -> SourceChunk:
+        """What has arrived; when nothing has, wait up to ``wait_s`` inside liblsl for the first
+        sample, which wakes us as soon as it lands (a sleep-and-poll loop adds its period to
+        every sample's latency)."""
         assert self._inlet is not None, "open() first"
         _, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max_chunk,
                                        dest_obj=self._dest)
+        if len(ts) == 0 and self.wait_s > 0:
+            sample, t = self._inlet.pull_sample(timeout=self.wait_s)
+            if t is not None:
+                self._dest[0] = sample
+                _, more = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max_chunk - 1,
+                                                 dest_obj=self._dest[1:])
+                ts = [t, *more]
         n = len(ts)
         data = (self._dest[:n].T * self._scale).astype(np.float32)
         return SourceChunk(data, np.asarray(ts, np.float64))
 
     def close(self) -> None:
+        self._watch = None
         if self._inlet is not None:
             self._inlet.close_stream()
             self._inlet = None

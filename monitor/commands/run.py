@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.resources
+import math
 import signal
 import sys
 import time
@@ -13,8 +14,9 @@ from pathlib import Path
 from model.data import read_eeg_file, read_recordings
 from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, load_toml
-from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink
+from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
 from monitor.sources import LSLSource, ReplaySource, Source
+from monitor.worker import pick_device
 from replay.scenario import build_scenario, parse_classes
 
 DEMO_SCENARIO = "normal,tumor,normal,seizure,normal"
@@ -94,6 +96,8 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
                 on = rule.on if on is None else on
                 off = min(rule.off, on) if off is None else off
                 alerts = replace(alerts, **{cls: replace(rule, on=on, off=off)})
+        if args.smoothing is not None and not args.smoothing >= 0:
+            raise ValueError(f"--smoothing must be 0 s or more, got {args.smoothing}")
         if args.channels_k is not None:
             if args.channels_k < 1:
                 raise ValueError(f"--channels-k must be at least 1, got {args.channels_k}")
@@ -106,7 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
 def source_from_args(args: argparse.Namespace) -> Source:
     from monitor.cli import UsageError
 
-    if args.speed < 0:
+    if not 0 <= args.speed < math.inf:
         raise UsageError(f"--speed must be >= 0 (0 = as fast as possible), got {args.speed}.")
     live = args.lsl or args.lsl_type or args.source_id
     files = [f for f in (args.csv, args.bonn, args.file) if f is not None]
@@ -136,7 +140,13 @@ def source_from_args(args: argparse.Namespace) -> Source:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.cli import UsageError
+
     settings = settings_from_args(args)
+    try:
+        pick_device(settings.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     source = source_from_args(args)
     if not args.headless:
         from monitor.ui.app import run_dashboard
@@ -146,9 +156,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
-    sinks = [JsonLinesSink(sys.stdout, predictions=not args.no_predictions)]
+    from monitor.cli import UsageError
+
+    sinks: list[Sink] = []
     if args.events:
-        sinks.append(EventLog(args.events, header={"settings": repr(settings)}))
+        try:
+            # First: whatever reaches stdout is on disk already, even if killed in between.
+            sinks.append(EventLog(args.events, header={"settings": repr(settings)}))
+        except ValueError as exc:
+            raise UsageError(f"{exc} Give --events a writable file path.") from None
+    sinks.append(JsonLinesSink(sys.stdout, predictions=not args.no_predictions))
     pipeline = Pipeline(source, settings, sinks)
     if args.lsl_out:
         pipeline.add_sink(LSLResultSink("seizure-monitor", 1.0 / settings.hop_s,
