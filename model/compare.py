@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from model.data import BONN_SETS, CHUNK, CLASSES, SET_TO_CLASS, Recording
 from model.evaluate import metrics, predict_recordings, score
 from model.network import SeizureNet, count_parameters
-from model.train import fit_scaler, predictor
+from model.train import fit_scaler, predictor, run_epoch
 from model.windows import grouped_folds, grouped_split, random_windows
 
 ARCHS = ("rnn", "gru", "lstm", "ours")
@@ -183,7 +183,6 @@ def fit(
     rng = np.random.default_rng(seed)
     net = build()
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
     history: list[dict] = []
     seconds = 0.0
     result: dict = {}
@@ -194,26 +193,11 @@ def fit(
             steps = cfg.epochs * -(-len(x) // cfg.batch_size)
             sched = torch.optim.lr_scheduler.OneCycleLR(
                 opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
-        order = rng.permutation(len(x))
-        x_t, y_t = torch.from_numpy(x[order]), torch.from_numpy(y[order])
-        net.train()
-        total, correct = 0.0, 0
-        for i in range(0, len(x_t), cfg.batch_size):
-            xb, yb = x_t[i : i + cfg.batch_size], y_t[i : i + cfg.batch_size]
-            logits = net(xb)
-            loss = loss_fn(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            total += loss.item() * len(xb)
-            correct += int((logits.argmax(1) == yb).sum())
+        loss, acc = run_epoch(net, opt, sched, x, y, cfg.batch_size, rng)
         seconds += time.perf_counter() - start
         net.eval()
         result = evaluate(predictor(net))
-        history.append({"epoch": epoch, "train_loss": total / len(x_t),
-                        "train_acc": correct / len(x_t),
+        history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
                         "val_macro_f1": result["window"]["macro_f1"]})
     return Fitted(net, result, history, seconds)
 

@@ -65,6 +65,28 @@ def predictor(net: nn.Module, batch: int = 2048):
     return predict
 
 
+def run_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, x: np.ndarray, y: np.ndarray,
+              batch_size: int, rng: np.random.Generator) -> tuple[float, float]:
+    """One pass over the windows in a random order; mean cross-entropy and accuracy."""
+    loss_fn = nn.CrossEntropyLoss()
+    order = rng.permutation(len(x))
+    x_t, y_t = torch.from_numpy(x[order]), torch.from_numpy(y[order])
+    net.train()
+    total, correct = 0.0, 0
+    for i in range(0, len(x_t), batch_size):
+        xb, yb = x_t[i : i + batch_size], y_t[i : i + batch_size]
+        logits = net(xb)
+        loss = loss_fn(logits, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        total += loss.item() * len(xb)
+        correct += int((logits.argmax(1) == yb).sum())
+    return total / len(x_t), correct / len(x_t)
+
+
 def train(
     train_recs: list[Recording],
     val_recs: list[Recording] | None,
@@ -83,31 +105,15 @@ def train(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1
     )
-    loss_fn = nn.CrossEntropyLoss()
     history: list[dict] = []
     best = (-1.0, 0, copy.deepcopy(net.state_dict()), {})
     stale = 0
     start = time.perf_counter()
     bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not progress)
     for epoch in bar:
-        net.train()
         x, y = random_windows(train_recs, cfg.windows_per_recording, cfg.net.window, rng)
-        order = rng.permutation(len(x))
-        x_t, y_t = torch.from_numpy(x[order]), torch.from_numpy(y[order])
-        total, correct, n = 0.0, 0, 0
-        for i in range(0, len(x_t), cfg.batch_size):
-            xb, yb = x_t[i : i + cfg.batch_size], y_t[i : i + cfg.batch_size]
-            logits = net(xb)
-            loss = loss_fn(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            total += loss.item() * len(xb)
-            correct += int((logits.argmax(1) == yb).sum())
-            n += len(xb)
-        row = {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n}
+        loss, acc = run_epoch(net, opt, sched, x, y, cfg.batch_size, rng)
+        row = {"epoch": epoch, "train_loss": loss, "train_acc": acc}
         if val_recs:
             net.eval()
             scores = predict_recordings(predictor(net), val_recs, cfg.net.window)
