@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import math
+import os
 import signal
 import sys
 import time
@@ -139,6 +140,13 @@ def source_from_args(args: argparse.Namespace) -> Source:
     return ReplaySource(scenario, speed=args.speed, loop=args.loop, name=name)
 
 
+def has_screen() -> bool:
+    """Whether Qt can open a window: a display on Linux, or a platform chosen explicitly."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run(args: argparse.Namespace) -> int:
     from monitor.cli import UsageError
 
@@ -148,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     source = source_from_args(args)
+    if not args.headless and not has_screen():
+        print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
+              "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
+              file=sys.stderr)
+        args.headless = True
     if not args.headless:
         from monitor.ui.app import run_dashboard
 
