@@ -78,6 +78,8 @@ class Pipeline:
         self._pending_alerts: AlertSettings | None = None
         self._pending_smoothing: float | None = None
         self._problems: dict[str, str] = {}
+        self._last_segment = 0
+        self._prev_smoothed: np.ndarray | None = None
         self._skipped_reported = 0
         self._skip_report_t = -np.inf
         self.stats = {"windows": 0, "skipped": 0, "infer_ms": 0.0, "latency_ms": None,
@@ -294,7 +296,7 @@ class Pipeline:
     def _handle(self, r: WindowResult) -> None:
         """Smoother, alert policy, sinks: one classified window (the worker step's result)."""
         self._apply_pending_settings()
-        if r.segment != getattr(self, "_last_segment", r.segment):
+        if r.segment != self._last_segment:
             self.smoother.reset()
             self.policy.reset()
         self._last_segment = r.segment
@@ -332,7 +334,7 @@ class Pipeline:
             sink.prediction(pred)
 
     def _last_smoothed(self, r: WindowResult) -> np.ndarray:
-        prev = getattr(self, "_prev_smoothed", None)
+        prev = self._prev_smoothed
         if prev is None or prev.shape != r.probs.shape:
             return np.full_like(r.probs, 1.0 / r.probs.shape[1])
         return prev

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from model.checkpoint import data_fingerprint, save_checkpoint
-from model.data import CLASSES, read_recordings
+from model.data import BONN_RATE, CLASSES, read_recordings
 from model.network import count_parameters
 from model.train import TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
@@ -72,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         "history": result.history,
         "source": str(args.csv or args.bonn),
     }
+    # The Kaggle rows are the Bonn samples: the model learns 173.61 Hz signals either way.
     save_checkpoint(
-        args.out, result.net, sample_rate=_training_rate(train_recs),
+        args.out, result.net, sample_rate=BONN_RATE,
         fingerprint=data_fingerprint(train_recs), metrics=result.metrics, training=training,
     )
     plot = args.plot or args.out.with_suffix(".png")
@@ -87,13 +88,6 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"validation": result.metrics, "training": training},
                                         indent=2))
     return 0
-
-
-def _training_rate(recordings) -> float:
-    """The Kaggle rows are the Bonn samples: the model learns 173.61 Hz signals either way."""
-    from model.data import BONN_RATE
-
-    return BONN_RATE
 
 
 def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
