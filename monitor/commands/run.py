@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     source = source_from_args(args)
-    if not args.headless and not has_screen():
+    if not args.headless and args.screenshot is None and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
               file=sys.stderr)
