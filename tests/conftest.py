@@ -9,6 +9,22 @@ import pytest
 SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 
 
+@pytest.fixture(scope="module")
+def recordings():
+    """The 40 real recordings of the test subset (a module may define its own instead)."""
+    from model.data import read_kaggle_csv
+
+    return read_kaggle_csv(SUBSET)
+
+
+@pytest.fixture(scope="module")
+def classifier(trained_checkpoint: Path):
+    """A loaded classifier that tells seizures from normal EEG (one per test module)."""
+    from model.checkpoint import load_classifier
+
+    return load_classifier(trained_checkpoint)
+
+
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint that tells seizures from normal EEG: the shipped one if it exists, else one

@@ -33,8 +33,8 @@ from test_pipeline import (
     wait_until,
 )
 
-from model.checkpoint import Classifier, load_classifier
-from model.data import BONN_RATE, Recording, read_kaggle_csv
+from model.checkpoint import Classifier
+from model.data import BONN_RATE, Recording
 from monitor import pipeline as pipeline_module
 from monitor.pipeline import Pipeline
 from monitor.settings import AlertSettings, ClassRule, MonitorSettings
@@ -48,16 +48,6 @@ SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="module")
-def recordings() -> list[Recording]:
-    return read_kaggle_csv(SUBSET)
-
-
-@pytest.fixture(scope="module")
-def classifier(trained_checkpoint: Path) -> Classifier:
-    return load_classifier(trained_checkpoint)
 
 
 def by_set(recordings: list[Recording], bonn_set: str, k: int = 0) -> np.ndarray:

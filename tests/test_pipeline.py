@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pylsl
-import pytest
 
-from model.checkpoint import Classifier, load_classifier
-from model.data import BONN_RATE, CLASSES, NOMINAL_RATE, Recording, read_kaggle_csv
+from model.checkpoint import Classifier
+from model.data import BONN_RATE, CLASSES, NOMINAL_RATE, Recording
 from model.network import NetConfig, SeizureNet
 from monitor.alerts import AlertEvent
 from monitor.pipeline import Pipeline
@@ -67,16 +66,6 @@ def wait_until(condition, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.005)
-
-
-@pytest.fixture(scope="module")
-def recordings() -> list[Recording]:
-    return read_kaggle_csv(SUBSET)
-
-
-@pytest.fixture(scope="module")
-def classifier(trained_checkpoint: Path) -> Classifier:
-    return load_classifier(trained_checkpoint)
 
 
 def seizure_recording(recordings: list[Recording]) -> np.ndarray:

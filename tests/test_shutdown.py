@@ -19,7 +19,7 @@ import pylsl
 import pytest
 from test_pipeline import Collector, counter_outlet, push, seizure_recording, wait_until
 
-from model.checkpoint import Classifier, load_classifier
+from model.checkpoint import Classifier
 from model.data import read_kaggle_csv
 from monitor.pipeline import Pipeline
 from monitor.settings import MonitorSettings
@@ -139,11 +139,6 @@ def test_sigint_and_sigterm_stop_the_headless_monitor_cleanly(
 
 
 # --- in process: what stop() does --------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def classifier(trained_checkpoint: Path) -> Classifier:
-    return load_classifier(trained_checkpoint)
 
 
 class RecordingSource(LSLSource):

@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
-from model.checkpoint import Classifier, load_classifier
+from model.checkpoint import Classifier
 from model.data import BONN_RATE, BONN_SETS, Recording, read_kaggle_csv
 from monitor.pipeline import Pipeline
 from monitor.settings import MonitorSettings
@@ -153,11 +153,6 @@ def check_soak(classifier: Classifier, tmp_path: Path, seconds: float) -> dict:
     return {chunk: {"seconds": round(run.seconds, 1), "windows": run.windows,
                     "rss_mb": [round(r / 2**20) for r in (run.rss[0], run.rss[-1])]}
             for chunk, run in runs.items()}
-
-
-@pytest.fixture(scope="module")
-def classifier(trained_checkpoint: Path) -> Classifier:
-    return load_classifier(trained_checkpoint)
 
 
 def test_soak_ten_minutes(classifier: Classifier, tmp_path: Path) -> None:

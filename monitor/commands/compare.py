@@ -10,6 +10,7 @@ from pathlib import Path
 
 from model.compare import ARCHS, SCALERS, CompareConfig, compare, plot_comparison, table
 from model.data import read_recordings
+from monitor.commands import add_dataset_flags
 
 
 def add_parser(sub) -> None:
@@ -22,9 +23,7 @@ def add_parser(sub) -> None:
         "same windows and epochs for every variant, several seeds; plus the notebook's protocol "
         "(one random slice per CSV row) with rows split at random and by recording.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
-    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    add_dataset_flags(p)
     p.add_argument("--archs", default=",".join(defaults.archs),
                    help=f"comma-separated, from {','.join(ARCHS)} (default %(default)s)")
     p.add_argument("--scalers", default=",".join(defaults.scalers),

@@ -11,6 +11,7 @@ from pathlib import Path
 from model.checkpoint import load_classifier
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
+from monitor.commands import add_dataset_flags
 
 STREAM_ONLY = ("sessions", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
                "seizure_on", "seizure_off", "min_on", "sweep", "out")
@@ -27,9 +28,7 @@ def add_parser(sub) -> None:
         "through the real pipeline, scored per event (SzCORE tolerances: 30 s before onset, "
         "60 s after).",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
-    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    add_dataset_flags(p)
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
     p.add_argument("--json", type=Path, help="write the figures as JSON")
     p.add_argument("--plots", type=Path, help="folder for confusion-matrix PNGs")

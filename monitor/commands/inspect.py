@@ -16,6 +16,7 @@ from model.inspect_recording import (
     plot_inspections,
     report,
 )
+from monitor.commands import add_dataset_flags
 
 
 def add_parser(sub) -> None:
@@ -27,9 +28,7 @@ def add_parser(sub) -> None:
         "and every 120-sample window of each one-second row, to show how often the answer "
         "changes with the slice.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
-    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    add_dataset_flags(p)
     p.add_argument("--recording", required=True,
                    help="recording id, e.g. S:V1.791 (or V1.791 / X21.V1.791 if unambiguous)")
     p.add_argument("--compare", metavar="ID", help="a second recording to plot beside the first")

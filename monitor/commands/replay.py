@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from model.data import read_bonn_dir, read_eeg_file, read_kaggle_csv
+from monitor.commands import add_dataset_flags
 from replay.lsl import LSLReplay
 from replay.scenario import Scenario, build_scenario, parse_classes
 
@@ -22,9 +23,7 @@ def add_parser(sub) -> None:
         description="Play recordings one after another in real time (or faster) as an LSL EEG "
         "stream; a '<name>-truth' marker stream marks each recording's class as it starts.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
-    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    src = add_dataset_flags(p)
     src.add_argument("--file", type=Path, help="one EEG file mne reads (EDF, BDF, FIF, ...)")
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--scenario", metavar="CLASSES",

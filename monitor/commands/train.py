@@ -13,6 +13,7 @@ from model.data import BONN_RATE, CLASSES, read_recordings
 from model.network import count_parameters
 from model.train import TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
+from monitor.commands import add_dataset_flags
 
 
 def add_parser(sub) -> None:
@@ -22,9 +23,7 @@ def add_parser(sub) -> None:
         description="Train on windows drawn afresh each epoch from whole recordings; split by "
         "recording (stratified by Bonn set), never by row.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", type=Path, help="the Kaggle 'Epileptic Seizure Recognition' CSV")
-    src.add_argument("--bonn", type=Path, help="folder of the original Bonn sets Z/ O/ N/ F/ S/")
+    add_dataset_flags(p)
     p.add_argument("--out", type=Path, default=Path("seizure_lstm.pt"), help="checkpoint file")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="maximum epochs")
     p.add_argument("--seed", type=int, default=0)
