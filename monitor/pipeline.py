@@ -147,8 +147,8 @@ class Pipeline:
         self.worker = InferenceWorker(self.classifier, self.buffer, hop, info.eeg,
                                       realtime=not lockstep)
         self.smoother = Smoother(self.settings.smoothing_s, self.settings.smoothing_mode)
-        names = tuple(info.channels[i] for i in info.eeg)
-        self.policy = AlertPolicy(self.settings.alerts, names)
+        self._eeg_names = tuple(info.channels[i] for i in info.eeg)
+        self.policy = AlertPolicy(self.settings.alerts, self._eeg_names)
         self._emit_status("started", f"{info.kind} {info.name!r} source_id={info.source_id!r} "
                                      f"host={info.hostname!r} {info.sample_rate:g} Hz, "
                                      f"{len(info.eeg)} EEG of {len(info.channels)} channels, "
@@ -323,7 +323,7 @@ class Pipeline:
         active = self.policy.active
         state = "seizure" if "seizure" in active else "tumor" if "tumor" in active else "normal"
         pred = Prediction(t, r.probs, smoothed, r.valid,
-                          tuple(self.info.channels[i] for i in self.info.eeg),
+                          self._eeg_names,
                           CLASSES[r.truth] if r.truth >= 0 else None, state,
                           r.infer_s * 1e3, latency, self.stats["skipped"])
         self._prev_smoothed = smoothed
@@ -341,8 +341,7 @@ class Pipeline:
 
     def _report_problems(self, r: WindowResult, t: float) -> None:
         """A status event when a channel's signal quality changes, not on every window."""
-        names = [self.info.channels[i] for i in self.info.eeg]
-        for name, problem in zip(names, r.problems, strict=True):
+        for name, problem in zip(self._eeg_names, r.problems, strict=True):
             if self._problems.get(name) == problem:
                 continue
             if problem is None:
