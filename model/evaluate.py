@@ -95,6 +95,30 @@ def score(scores: list[RecordingScores], smooth_s: float = 5.0, hop: int = HOP) 
     return out
 
 
+def shift_tumor_probs(probs: np.ndarray, bias: float) -> np.ndarray:
+    """``network.shift_tumor_odds`` on probabilities: tumor against normal by ``bias`` log-odds."""
+    out = probs.copy()
+    rest = probs[:, 1] + probs[:, 2]
+    tumor = probs[:, 1] * np.exp(bias)
+    out[:, 1] = rest * tumor / np.maximum(tumor + probs[:, 2], 1e-12)
+    out[:, 2] = rest - out[:, 1]
+    return out
+
+
+def bias_table(scores: list[RecordingScores], biases: np.ndarray) -> list[dict]:
+    """Window, smoothed and recording figures if the tumor bias were moved by each of
+    ``biases`` (out-of-fold probabilities: how the train command's default was chosen)."""
+    rows = []
+    for b in biases:
+        shifted = [RecordingScores(s.recording, shift_tumor_probs(s.probs, b)) for s in scores]
+        r = score(shifted)
+        rows.append({"shift": float(b), **{
+            level: {"macro_f1": r[level]["macro_f1"], "accuracy": r[level]["accuracy"],
+                    "recall": r[level]["recall"]}
+            for level in ("window", "smoothed_5s", "recording")}})
+    return rows
+
+
 def report(scores: list[RecordingScores], result: dict) -> str:
     """Human-readable text: scikit-learn's report, confusion matrices and the per-set table."""
     y_true = np.concatenate([np.full(len(s.probs), s.recording.label) for s in scores])

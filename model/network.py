@@ -22,6 +22,9 @@ class NetConfig:
     bidirectional: bool = True
     spectral: bool = True
     dropout: float = 0.3
+    #: Log-odds added to tumor against normal at inference (chosen by grouped CV), see
+    #: shift_tumor_odds; 0 while training.
+    tumor_bias: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,6 +51,9 @@ class SeizureNet(nn.Module):
         self.config = config = config or NetConfig()
         if config.window < 16:
             raise ValueError(f"window must be at least 16 samples, got {config.window}")
+        if config.tumor_bias and config.n_classes != 3:
+            raise ValueError("tumor_bias needs the three classes seizure, tumor, normal; "
+                             f"this network has {config.n_classes}")
         c1, c2 = config.conv_channels
         # Scaler statistics, filled by set_scaler(); saved with the weights.
         self.register_buffer("scale", torch.tensor([0.0, 1.0, 0.0, 1.0]))
@@ -95,7 +101,10 @@ class SeizureNet(nn.Module):
         feats = [out.mean(dim=1), out.amax(dim=1)]
         if self.spec is not None:
             feats.append(self.spec(self._spectral(shape, log_std, ls_mean, ls_std)))
-        return self.head(torch.cat(feats, dim=1))
+        logits = self.head(torch.cat(feats, dim=1))
+        if self.config.tumor_bias and not self.training:
+            logits = shift_tumor_odds(logits, self.config.tumor_bias)
+        return logits
 
     def _spectral(self, shape, log_std, ls_mean, ls_std) -> torch.Tensor:
         power = torch.fft.rfft(shape * self.taper, dim=1).abs().pow(2)
@@ -111,6 +120,18 @@ class SeizureNet(nn.Module):
         zero_cross = (signs[:, 1:] != signs[:, :-1]).float().mean(dim=1, keepdim=True)
         stats = [(log_std - ls_mean) / ls_std, line_length, mob, comp, zero_cross]
         return torch.cat([log_power, *stats], dim=1)
+
+
+def shift_tumor_odds(logits: torch.Tensor, bias: float) -> torch.Tensor:
+    """Move probability between tumor and normal by ``bias`` in log-odds, seizure untouched.
+
+    The unweighted training loss sees three normal windows (Z, O, N) for every tumor one, so the
+    raw decision leans to normal on the hard F-against-N windows; a prior shift restores the
+    balance without changing the seizure probability the alerts run on.
+    """
+    tumor, normal = logits[:, 1] + bias, logits[:, 2]
+    shift = torch.logsumexp(logits[:, 1:], dim=1) - torch.logaddexp(tumor, normal)
+    return torch.stack([logits[:, 0], tumor + shift, normal + shift], dim=1)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -266,7 +266,7 @@ class Pipeline:
                 if result is not None:
                     self._handle(result)
                     continue
-                if self._source_ended.is_set() and self.buffer.written < self.worker._next_end:
+                if self._source_ended.is_set() and self.buffer.written < self.worker.next_end:
                     break
                 if self._stop.is_set():
                     break

@@ -56,6 +56,11 @@ class InferenceWorker:
         self._next_end = self.window
         self.skipped_total = 0
 
+    @property
+    def next_end(self) -> int:
+        """The end (sample count) of the next window the worker will look at."""
+        return self._next_end
+
     def resync(self) -> None:
         """After a gap: the next window is the first one wholly after it."""
         self._next_end = self.buffer.written + self.window

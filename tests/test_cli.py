@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from model.checkpoint import load_classifier
+from model.train import TUMOR_BIAS
 
 DATA = Path(__file__).parent / "data"
 SUBSET = DATA / "bonn_subset.csv"
@@ -89,6 +91,14 @@ def test_folds_cross_validate_by_recording(workdir: Path) -> None:
     assert summary["runs"] == 2 and summary["best_epochs"] == [1, 1]
     assert set(summary["per_set"]) == {"Z", "O", "N", "F", "S"}
     assert not (workdir / "seizure_lstm.pt").exists(), "cross-validation saved a model"
+    # The bias table pools the folds' out-of-fold windows: its unshifted row is the folds'
+    # confusion matrices added up, and raising the bias never lowers tumor recall.
+    rows = {row["shift"]: row for row in summary["bias_table"]}
+    assert summary["tumor_bias"] == TUMOR_BIAS and set(rows) >= {-0.4, 0.0, 0.6}
+    pooled = np.sum([f["window"]["confusion"] for f in summary["folds"]], axis=0)
+    assert rows[0.0]["window"]["accuracy"] == pytest.approx(np.trace(pooled) / pooled.sum())
+    tumor = [rows[k]["window"]["recall"]["tumor"] for k in sorted(rows)]
+    assert tumor == sorted(tumor)
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def push_stamped(pipeline: Pipeline, outlet: pylsl.StreamOutlet, eeg: np.ndarray
         outlet.push_chunk(data, stamps[sent:sent + n].tolist())
         sent += n
         wait_until(lambda sent=sent: pipeline.buffer.written == sent
-                   and pipeline.worker._next_end > sent, 10.0, f"sample {sent}")
+                   and pipeline.worker.next_end > sent, 10.0, f"sample {sent}")
 
 
 def push_paced(outlet: pylsl.StreamOutlet, eeg: np.ndarray, start: int, stop: int,
@@ -327,7 +327,7 @@ def test_a_declared_rate_far_from_the_measured_one_warns_and_windows_stay_whole(
         pusher.join(5.0)
         [total] = sent
         wait_until(lambda: pipeline.buffer.written == total
-                   and pipeline.worker._next_end > total, 10.0, "the last window")
+                   and pipeline.worker.next_end > total, 10.0, "the last window")
     finally:
         stop.set()
         pipeline.stop()
@@ -557,7 +557,7 @@ def test_a_worker_too_slow_for_the_stream_skips_counts_and_reports_and_does_not_
             rss.append(process.memory_info().rss)
             pusher.join(0.25)
         wait_until(lambda: pipeline.buffer.written == total
-                   and pipeline.worker._next_end > total, 10.0, "the newest window")
+                   and pipeline.worker.next_end > total, 10.0, "the newest window")
     finally:
         pipeline.stop()
     assert pipeline.wait(10.0) and pipeline.error is None, pipeline.error

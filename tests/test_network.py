@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from model.evaluate import shift_tumor_probs
 from model.network import NetConfig, SeizureNet, count_parameters
 
 
@@ -75,3 +77,30 @@ def test_too_short_window_is_rejected(window: int) -> None:
 def test_config_round_trips_through_a_dict() -> None:
     config = NetConfig(conv_channels=(8, 16), hidden=12, spectral=False)
     assert NetConfig.from_dict(config.to_dict()) == config
+
+
+def test_the_tumor_bias_moves_tumor_against_normal_at_inference_only() -> None:
+    """Seizure's probability (what alerts run on) stays; tumor:normal odds grow by e^bias."""
+    torch.manual_seed(0)
+    plain = SeizureNet(NetConfig(tumor_bias=0.0))
+    biased = SeizureNet(NetConfig(tumor_bias=0.7))
+    biased.load_state_dict(plain.state_dict())
+    x = 60.0 * torch.randn(6, 120)
+    plain.eval(), biased.eval()
+    p, q = torch.softmax(plain(x), 1), torch.softmax(biased(x), 1)
+    torch.testing.assert_close(q[:, 0], p[:, 0])
+    torch.testing.assert_close(q[:, 1] / q[:, 2], np.exp(0.7) * p[:, 1] / p[:, 2])
+    # The numpy form the CV table uses gives the same probabilities.
+    np.testing.assert_allclose(shift_tumor_probs(p.detach().numpy(), 0.7),
+                               q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    # Training sees the raw logits (the loss is not bent by the decision rule).
+    plain.train(), biased.train()
+    torch.manual_seed(1)
+    a = plain(x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(biased(x), a)
+
+
+def test_a_tumor_bias_needs_the_three_classes() -> None:
+    with pytest.raises(ValueError, match="tumor_bias"):
+        SeizureNet(NetConfig(n_classes=5, tumor_bias=0.5))

@@ -104,9 +104,8 @@ def push_in_step(pipeline: Pipeline, outlet: pylsl.StreamOutlet, eeg: np.ndarray
         n = min(stop - sent, max(hop, WINDOW - sent))
         push(outlet, eeg, sent, sent + n, t0, dtype, chunk=n)
         sent += n
-        # _next_end: the end of the next window the worker will look at
         wait_until(lambda sent=sent: pipeline.buffer.written == sent
-                   and pipeline.worker._next_end > sent, 10.0, f"sample {sent}")
+                   and pipeline.worker.next_end > sent, 10.0, f"sample {sent}")
 
 
 def lsl_pipeline(name: str, classifier: Classifier, collector: Collector,
