@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     recordings = read_recordings(args.csv, args.bonn)
     scores = predict_recordings(clf.predict_proba, recordings, clf.window)
     result = score(scores)
-    print(f"{len(recordings)} recordings, {sum(len(s.probs) for s in scores)} windows")
+    print(f"{len(recordings)} recordings, {sum(len(s.probs) for s in scores)} windows; "
+          f"tumor bias {clf.net.config.tumor_bias:g} (stored in the checkpoint)")
     print(report(scores, result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
