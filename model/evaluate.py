@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import classification_report, confusion_matrix, f1_score, recall_score
 
 from model.data import BONN_SETS, CLASSES, Recording
+from model.network import shift_tumor_odds
 from model.windows import sliding_windows
 
 HOP = 18
@@ -96,13 +98,10 @@ def score(scores: list[RecordingScores], smooth_s: float = 5.0, hop: int = HOP) 
 
 
 def shift_tumor_probs(probs: np.ndarray, bias: float) -> np.ndarray:
-    """``network.shift_tumor_odds`` on probabilities: tumor against normal by ``bias`` log-odds."""
-    out = probs.copy()
-    rest = probs[:, 1] + probs[:, 2]
-    tumor = probs[:, 1] * np.exp(bias)
-    out[:, 1] = rest * tumor / np.maximum(tumor + probs[:, 2], 1e-12)
-    out[:, 2] = rest - out[:, 1]
-    return out
+    """The network's decision rule (``network.shift_tumor_odds``) applied to stored
+    probabilities: their logs are logits up to a constant per row, which softmax ignores."""
+    logits = torch.from_numpy(np.log(np.maximum(probs, 1e-30)).astype(np.float64))
+    return torch.softmax(shift_tumor_odds(logits, bias), dim=1).numpy().astype(probs.dtype)
 
 
 def bias_table(scores: list[RecordingScores], biases: np.ndarray) -> list[dict]:

@@ -7,6 +7,7 @@ evaluation, the live worker, a benchmark) feeds the same thing and none can forg
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -51,6 +52,8 @@ class SeizureNet(nn.Module):
         self.config = config = config or NetConfig()
         if config.window < 16:
             raise ValueError(f"window must be at least 16 samples, got {config.window}")
+        if not isinstance(config.tumor_bias, (int, float)) or not math.isfinite(config.tumor_bias):
+            raise ValueError(f"tumor_bias must be a finite number, got {config.tumor_bias!r}")
         if config.tumor_bias and config.n_classes != 3:
             raise ValueError("tumor_bias needs the three classes seizure, tumor, normal; "
                              f"this network has {config.n_classes}")

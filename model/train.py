@@ -14,7 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from model.data import Recording
-from model.evaluate import predict_recordings, score
+from model.evaluate import RecordingScores, predict_recordings, score
 from model.network import NetConfig, SeizureNet
 from model.windows import random_windows, sliding_windows
 
@@ -43,7 +43,8 @@ class TrainResult:
     best_epoch: int
     metrics: dict  # validation scores at the best epoch ({} when training on everything)
     seconds: float
-    scores: list = field(default_factory=list)  # validation RecordingScores at the best epoch
+    #: validation window probabilities at the best epoch (the CV's out-of-fold windows)
+    scores: list[RecordingScores] = field(default_factory=list)
 
 
 def fit_scaler(net: SeizureNet, recordings: list[Recording]) -> None:

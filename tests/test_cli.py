@@ -106,6 +106,8 @@ def test_folds_cross_validate_by_recording(workdir: Path) -> None:
     [
         pytest.param(("train", "--csv", "missing.csv"), "missing.csv", id="train missing csv"),
         pytest.param(("train", "--csv", SUBSET, "--epochs", 0), "--epochs", id="train epochs 0"),
+        pytest.param(("train", "--csv", SUBSET, "--tumor-bias", "nan"), "--tumor-bias",
+                     id="train tumor bias nan"),
         pytest.param(("evaluate", "--checkpoint", "corrupt.pt", "--csv", SUBSET), "corrupt.pt",
                      id="evaluate corrupt checkpoint"),
     ],

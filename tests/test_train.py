@@ -174,6 +174,8 @@ BROKEN = {
     "version 2": (lambda good, bad: _resave(good, bad, lambda c: c.update(version=2)), "version"),
     "other classes": (lambda good, bad: _resave(good, bad, lambda c: c.update(classes=["a", "b"])),
                       "classes"),
+    "bias not a number": (lambda good, bad: _resave(
+        good, bad, lambda c: c["config"].update(tumor_bias=float("nan"))), "tumor_bias"),
     "config misfit": (lambda good, bad: _resave(good, bad, lambda c: c["config"].update(hidden=8)),
                       "do not fit"),
 }

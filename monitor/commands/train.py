@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
     if args.folds == 1 or args.folds < 0:
         raise UsageError(f"--folds must be 2 or more, got {args.folds}.")
+    if not math.isfinite(args.tumor_bias):
+        raise UsageError(f"--tumor-bias must be a finite number, got {args.tumor_bias}.")
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}.")
     recordings = read_recordings(args.csv, args.bonn)
