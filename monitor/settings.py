@@ -37,6 +37,16 @@ class AlertSettings:
     #: how many classified channels must be above threshold (1 = any channel)
     channels_k: int = 1
 
+    def __post_init__(self):
+        # 0 would count "no channel above threshold" as enough, and alert on silence.
+        if not isinstance(self.channels_k, int) or self.channels_k < 1:
+            raise ValueError(f"channels_k must be a whole number >= 1, got {self.channels_k!r}")
+
+
+#: The shortest ring buffer accepted: it must hold a whole 120-sample window (0.69 s at
+#: 173.61 Hz) with room to spare, or the worker would never get a window to classify.
+MIN_BUFFER_S = 2.0
+
 
 @dataclass(frozen=True)
 class MonitorSettings:
@@ -55,6 +65,16 @@ class MonitorSettings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def __post_init__(self):
+        if self.buffer_s < MIN_BUFFER_S:
+            raise ValueError(f"--buffer must be at least {MIN_BUFFER_S} s (a model window is "
+                             f"0.69 s, and the buffer must hold one), got {self.buffer_s}")
+        if self.smoothing_s < 0:
+            raise ValueError(f"--smoothing must be >= 0 s, got {self.smoothing_s}")
+        if self.smoothing_mode not in ("ema", "mean"):
+            raise ValueError(f"--smoothing-mode must be ema or mean, got {self.smoothing_mode!r}")
+        if not isinstance(self.torch_threads, int) or self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be a whole number >= 1, got "
+                             f"{self.torch_threads!r}")
         if self.hop_s <= 0:
             raise ValueError(f"--hop must be > 0 s, got {self.hop_s}")
         if self.hop_s >= self.buffer_s:
@@ -76,12 +96,15 @@ def load_toml(path: Path, base: MonitorSettings | None = None) -> MonitorSetting
     unknown = set(doc) - known
     if unknown:
         raise ValueError(f"{path}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    alerts = base.alerts
-    for name in ("seizure", "tumor"):
-        if name in alerts_doc:
-            alerts = replace(alerts, **{name: replace(getattr(alerts, name),
-                                                       **alerts_doc.pop(name))})
-    alerts = replace(alerts, **alerts_doc)
-    if "checkpoint" in doc:
-        doc["checkpoint"] = Path(doc["checkpoint"])
-    return replace(base, alerts=alerts, **doc)
+    try:
+        alerts = base.alerts
+        for name in ("seizure", "tumor"):
+            if name in alerts_doc:
+                alerts = replace(alerts, **{name: replace(getattr(alerts, name),
+                                                           **alerts_doc.pop(name))})
+        alerts = replace(alerts, **alerts_doc)
+        if "checkpoint" in doc:
+            doc["checkpoint"] = Path(doc["checkpoint"])
+        return replace(base, alerts=alerts, **doc)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

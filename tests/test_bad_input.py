@@ -130,6 +130,11 @@ RUN_FLAGS = {
     "unknown recording id": (["--recordings", "Q:nope"], "'Q:nope'"),
     "config missing": (["--config", "{tmp}/none.toml"], "none.toml"),
     "config unknown key": (["--config", "{tmp}/odd.toml"], "odd.toml"),
+    "config channels_k zero": (["--config", "{tmp}/k0.toml"], "k0.toml: channels_k"),
+    "config buffer shorter than a window": (["--config", "{tmp}/buf.toml"],
+                                            "buf.toml: --buffer"),
+    "config unknown smoothing mode": (["--config", "{tmp}/mode.toml"], "mode.toml: --smoothing"),
+    "config zero torch threads": (["--config", "{tmp}/thr.toml"], "thr.toml: torch_threads"),
     "events in a missing folder": (["--events", "{tmp}/no/such/dir/events.jsonl"],
                                    "events.jsonl"),
     "events is a directory": (["--events", "{tmp}"], "--events"),
@@ -145,6 +150,10 @@ def test_an_impossible_run_flag_is_one_line_naming_it(tmp_path: Path, capsys,
     if case == "cuda without cuda" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     (tmp_path / "odd.toml").write_text("hopp_s = 0.2\n")
+    (tmp_path / "k0.toml").write_text("[alerts]\nchannels_k = 0\n")
+    (tmp_path / "buf.toml").write_text("buffer_s = 0.5\nhop_s = 0.1\n")
+    (tmp_path / "mode.toml").write_text('smoothing_mode = "median"\n')
+    (tmp_path / "thr.toml").write_text("torch_threads = 0\n")
     flags, named = RUN_FLAGS[case]
     flags = [f.format(tmp=tmp_path) for f in flags]
     base = ["run", "--headless", "--csv", str(SUBSET), "--speed", "0", "--checkpoint",
