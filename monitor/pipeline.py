@@ -22,7 +22,7 @@ import torch
 
 from model.checkpoint import Classifier, load_classifier
 from model.data import CLASSES
-from monitor.alerts import AlertEvent, AlertPolicy
+from monitor.alerts import AlertPolicy
 from monitor.buffer import RingBuffer
 from monitor.resample import StreamingResampler
 from monitor.settings import AlertSettings, MonitorSettings
@@ -299,6 +299,7 @@ class Pipeline:
         if r.segment != self._last_segment:
             self.smoother.reset()
             self.policy.reset()
+            self._prev_smoothed = None
         self._last_segment = r.segment
         t = r.timestamp - (self._t0 or 0.0)
         self.stats["windows"] += 1
@@ -317,9 +318,7 @@ class Pipeline:
         # held, and it counts as 0 for the alert policy, so it can raise no alert.
         valid = r.valid[:, None]
         smoothed = self.smoother.update(t, np.where(valid, r.probs, self._last_smoothed(r)))
-        events: list[AlertEvent] = []
-        if r.valid.any():
-            events = self.policy.update(t, np.where(valid, smoothed, 0.0))
+        events = self.policy.update(t, np.where(valid, smoothed, 0.0))
         active = self.policy.active
         state = "seizure" if "seizure" in active else "tumor" if "tumor" in active else "normal"
         pred = Prediction(t, r.probs, smoothed, r.valid,
@@ -375,7 +374,21 @@ class Pipeline:
             for sink in self.sinks:
                 sink.status(ev)
         else:
-            self._status.put(ev, timeout=5.0)
+            self._put_status(ev)
+
+    def _put_status(self, ev: StatusEvent) -> None:
+        """Never block the caller (the acquisition or GUI thread): on a full queue the oldest
+        status event makes room, and the drop is counted."""
+        while True:
+            try:
+                self._status.put_nowait(ev)
+                return
+            except queue.Full:
+                try:
+                    self._status.get_nowait()
+                    self.stats["status_dropped"] = self.stats.get("status_dropped", 0) + 1
+                except queue.Empty:
+                    pass
 
     def _drain_status(self) -> None:
         while True:
@@ -399,7 +412,7 @@ class Pipeline:
             detail = f"{self.error}\n{traceback.format_exc(limit=8)}"
             log.error("%s failed:\n%s", where, traceback.format_exc())
         self._stop.set()
-        self._status.put(StatusEvent(self._now_t(), "error", detail))
+        self._put_status(StatusEvent(self._now_t(), "error", detail))
         self.ready.set()  # let a worker waiting for the source see the failure
 
     def _finish(self) -> None:

@@ -220,13 +220,12 @@ def decide(run: SessionRun, settings: MonitorSettings,
     state = np.empty(len(run.t), dtype="<U7")
     alerts: list[Alert] = []
     for i, (t, sm, valid) in enumerate(zip(run.t, smoothed, run.valid, strict=True)):
-        if valid.any():
-            for ev in policy.update(float(t), np.where(valid[:, None], sm, 0.0)):
-                if ev.state == "on":
-                    alerts.append(ev.alert)
-                else:
-                    alerts = [ev.alert if a.cls == ev.alert.cls and a.raised == ev.alert.raised
-                              and a.end is None else a for a in alerts]
+        for ev in policy.update(float(t), np.where(valid[:, None], sm, 0.0)):
+            if ev.state == "on":
+                alerts.append(ev.alert)
+            else:
+                alerts = [ev.alert if a.cls == ev.alert.cls and a.raised == ev.alert.raised
+                          and a.end is None else a for a in alerts]
         active = policy.active
         state[i] = "seizure" if "seizure" in active else "tumor" if "tumor" in active else \
             "normal"
@@ -325,14 +324,17 @@ def recalls(runs: list[SessionRun]) -> tuple[dict, dict]:
     (mean over classified channels), is that class."""
     truth = np.concatenate([r.truth for r in runs])
     state = np.concatenate([r.state for r in runs])
-    sm = np.concatenate([np.nanmean(np.where(r.valid[..., None], r.smoothed, np.nan), axis=1)
-                         if len(r.t) else np.zeros((0, len(CLASSES))) for r in runs])
-    top = np.asarray(CLASSES)[np.argmax(np.nan_to_num(sm, nan=-1.0), axis=1)] if len(sm) else \
-        np.zeros(0, str)
+    # A window with no classified channel has no smoothed argmax: it is left out of that
+    # recall (the alert state still counts it).
+    valid = np.concatenate([r.valid for r in runs])
+    summed = np.concatenate([(r.valid[..., None] * r.smoothed).sum(axis=1) for r in runs])
+    classified = valid.any(axis=1)
+    top = np.asarray(CLASSES)[np.argmax(summed, axis=1)] if len(summed) else np.zeros(0, str)
     state_recall, smoothed_recall = {}, {}
     for k, c in enumerate(CLASSES):
         mask = truth == k
         state_recall[c] = _round(float(np.mean(state[mask] == c))) if mask.any() else None
+        mask &= classified
         smoothed_recall[c] = _round(float(np.mean(top[mask] == c))) if mask.any() else None
     return state_recall, smoothed_recall
 

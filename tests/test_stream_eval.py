@@ -26,6 +26,7 @@ from monitor.stream_eval import (
     decide,
     match_alerts,
     plan_sessions,
+    recalls,
     run_session,
     szcore,
     with_seizure_rule,
@@ -201,3 +202,28 @@ def test_class_events_merge_neighbouring_recordings_and_szcore_scores() -> None:
     wrong = replace(run, alerts=[_alert(5.0, 8.0)])
     assert szcore([wrong])["fp"] == 1 and szcore([wrong])["sensitivity"] == 0.0
     assert class_metrics([wrong], "seizure")["false_alerts"] == 1
+
+
+def test_a_stretch_with_no_classified_channel_counts_as_0_for_alerts_and_not_in_recall() -> None:
+    """Seizure for 10 s, then 5 s of unusable signal, then 5 s of normal: the alert must end
+    during the bad stretch (it counts as 0), and the bad windows are no class in the recall."""
+    sc = _scenario(["seizure", "normal"])
+    t = np.arange(1, 201) * 0.1
+    probs = np.zeros((200, 1, 3))
+    probs[:100, 0, 0] = 1.0
+    probs[100:, 0, 2] = 1.0
+    valid = np.ones((200, 1), bool)
+    valid[100:150] = False
+    truth = np.repeat([0, 2], 100)
+    run = SessionRun(Session("s", "seizure", sc), t, probs, valid, np.zeros_like(probs),
+                     np.zeros(200, "<U7"), truth, [])
+    decided = decide(run, MonitorSettings())
+    alert = decided.alerts[0]
+    assert alert.cls == "seizure" and alert.raised < 2.0
+    assert 10.0 < alert.end < 15.0
+    state_recall, smoothed_recall = recalls([decided])
+    # Only the 50 classified normal windows count (a few still lean to the held seizure
+    # state); counting the 50 unclassified ones as a class would halve it.
+    assert smoothed_recall["seizure"] == 1.0 and 0.8 < smoothed_recall["normal"] < 1.0
+    assert state_recall["normal"] < 1.0  # the alert was still on early in the bad stretch
+    assert decided.state[139] == "normal"  # and off before its end
