@@ -203,7 +203,10 @@ class LSLSource(Source):
             stream, max_buflen=30, recover=True,
             processing_flags=pylsl.proc_clocksync | pylsl.proc_dejitter,
         )
-        full = self._inlet.info(timeout=5.0)
+        try:
+            full = self._inlet.info(timeout=5.0)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as exc:
+            raise self._vanished(stream.name(), exc) from None
         labels, types, units = channel_metadata(full)
         if any(types):
             eeg = tuple(i for i, t in enumerate(types) if t.lower() in EEG_TYPES)
@@ -229,8 +232,16 @@ class LSLSource(Source):
         self._scale = np.asarray(scale, np.float64)[:, None]
         self.info = SourceInfo(full.name(), "lsl", rate, tuple(labels), eeg, tuple(scale),
                                full.source_id(), full.hostname())
-        self._inlet.open_stream(timeout=5.0)
+        try:
+            self._inlet.open_stream(timeout=5.0)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as exc:
+            raise self._vanished(full.name(), exc) from None
         return self.info
+
+    @staticmethod
+    def _vanished(name: str, exc: Exception) -> SourceError:
+        return SourceError(f"LSL stream {name!r} was found but did not answer when opened "
+                           f"({exc}); is its producer still running?")
 
     def verify(self, wait: float = 0.0) -> None:
         """Refuse our producer if it is back on the network with another shape.
