@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tumor-bias must be a finite number, got {args.tumor_bias}.")
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}.")
+    for flag, value in (("--seeds", args.seeds), ("--threads", args.threads)):
+        if value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}.")
     recordings = read_recordings(args.csv, args.bonn)
+    _check_enough(recordings, args, UsageError)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
                       net=NetConfig(tumor_bias=args.tumor_bias))
     if args.folds:
@@ -66,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if args.all:
         train_recs, val_recs = recordings, None
     else:
-        train_recs, val_recs = grouped_split(recordings, args.val_fraction, args.seed)
+        try:
+            train_recs, val_recs = grouped_split(recordings, args.val_fraction, args.seed)
+        except ValueError as exc:  # too few recordings for this fraction, stratified
+            raise UsageError(f"--val-fraction {args.val_fraction}: {exc}") from None
     print(f"{len(train_recs)} training recordings"
           + (f", {len(val_recs)} validation recordings" if val_recs else " (all of them)"))
     result = train(train_recs, val_recs, cfg, progress=not args.quiet)
@@ -95,6 +103,25 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"validation": result.metrics, "training": training},
                                         indent=2))
     return 0
+
+
+def _check_enough(recordings, args, error) -> None:
+    """Refuse data too small to split as asked, naming it, before sklearn fails deep down."""
+    source = args.csv or args.bonn
+    window = NetConfig.window
+    short = [r.id for r in recordings if r.n_samples < window]
+    if short:
+        raise error(f"{source}: {len(short)} recording(s) shorter than the {window}-sample "
+                    f"window, e.g. {', '.join(short[:3])}.")
+    if args.all:
+        return
+    need = args.folds or 2  # a stratified split needs two of every set
+    per_set = Counter(r.bonn_set for r in recordings)
+    if min(per_set.values()) < need:
+        how = f"--folds {args.folds}" if args.folds else "a train/validation split"
+        raise error(f"{source}: {how} needs at least {need} recordings of every Bonn set; the "
+                    f"data has {dict(sorted(per_set.items(), key=str))} (use --all to train "
+                    "on all of them).")
 
 
 def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
