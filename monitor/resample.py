@@ -14,10 +14,19 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import firwin
 
+#: The largest up/down fraction is tried last: its filter grows with max(up, down).
+_DENOMINATORS = (100, 200, 400, 800, 1600, 3200)
 
-def rate_ratio(source_rate: float, target_rate: float, max_denominator: int = 200) -> Fraction:
-    """up/down with target/source within 0.01 % of exact, small enough to filter cheaply."""
-    return Fraction(target_rate / source_rate).limit_denominator(max_denominator)
+
+def rate_ratio(source_rate: float, target_rate: float, tolerance: float = 1e-4) -> Fraction:
+    """The simplest up/down within ``tolerance`` (relative) of target/source: the filter grows
+    with max(up, down), so the smallest fraction that is close enough is the cheapest."""
+    exact = target_rate / source_rate
+    for limit in _DENOMINATORS:
+        ratio = Fraction(exact).limit_denominator(limit)
+        if abs(float(ratio) / exact - 1) <= tolerance:
+            break
+    return ratio
 
 
 class StreamingResampler:
