@@ -76,6 +76,11 @@ class LSLReplay:
                 f"{self.source_id}-truth",
             ))
 
+    def wait_for_consumer(self, timeout: float) -> bool:
+        """True once an inlet is connected to the EEG stream (False after ``timeout`` s)."""
+        self.start()
+        return self._eeg.wait_for_consumers(timeout)
+
     def stop(self) -> None:
         """Stop a running push loop and close the outlets; safe to call twice."""
         self._stop.set()

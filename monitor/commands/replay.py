@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from pathlib import Path
 
 from model.data import read_bonn_dir, read_eeg_file, read_kaggle_csv
@@ -14,6 +15,8 @@ from replay.scenario import Scenario, build_scenario, parse_classes
 
 #: segments named in the start-up line before the rest are only counted
 _SHOWN_SEGMENTS = 6
+#: seconds the outlets stay open after a speed-0 push, so liblsl can deliver it
+_LINGER_S = 2.0
 
 
 def add_parser(sub) -> None:
@@ -68,7 +71,18 @@ def run(args: argparse.Namespace) -> int:
     with replay:
         print(_describe(replay, args), flush=True)
         try:
+            if args.speed == 0:
+                # LSL keeps nothing for an inlet that connects later, and speed 0 would push
+                # the whole scenario before any could.
+                print("speed 0: waiting for an inlet to connect before pushing", file=sys.stderr,
+                      flush=True)
+                while not replay.wait_for_consumer(0.5):
+                    pass
             replay.run(args.duration)
+            if args.speed == 0:
+                # The push returns before liblsl has sent it all; closing the outlet now would
+                # cut the inlet off mid-transfer.
+                time.sleep(_LINGER_S)
         except KeyboardInterrupt:
             print(f"stopped: {replay.sent} samples sent", file=sys.stderr)
             return 130
