@@ -121,8 +121,9 @@ def test_heldout_needs_validation_ids(all_checkpoint, capsys) -> None:
     assert "stores no validation recordings" in capsys.readouterr().err
 
 
-def test_stream_flags_need_stream(capsys) -> None:
-    assert main(["evaluate", "--csv", str(SUBSET), "--sessions", "3"]) == 2
+@pytest.mark.parametrize("flags", [["--sessions", "3"], ["--seed", "0"]])
+def test_stream_flags_need_stream(capsys, flags: list[str]) -> None:
+    assert main(["evaluate", "--csv", str(SUBSET), *flags]) == 2
     assert "only apply with --stream" in capsys.readouterr().err
 
 

@@ -13,7 +13,7 @@ from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
 from monitor.commands import add_dataset_flags
 
-STREAM_ONLY = ("sessions", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
+STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
                "seizure_on", "seizure_off", "min_on", "sweep", "out")
 
 
@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
                    help="minutes of all-normal sessions (default 30)")
     s.add_argument("--before", type=int,
                    help="non-seizure recordings before each seizure recording (default 4)")
-    s.add_argument("--seed", type=int, default=0, help="which recordings the sessions draw")
+    s.add_argument("--seed", type=int, help="which recordings the sessions draw (default 0)")
     held = s.add_mutually_exclusive_group()
     held.add_argument("--heldout", action="store_true",
                       help="only the recordings the checkpoint was validated on (its "
@@ -98,6 +98,7 @@ def _validation_ids(path: Path | None) -> list[str]:
 
 
 def run_stream(args: argparse.Namespace) -> int:
+    seed = 0 if args.seed is None else args.seed
     from monitor.cli import UsageError
     from monitor.settings import MonitorSettings
     from monitor.stream_eval import (
@@ -146,12 +147,12 @@ def run_stream(args: argparse.Namespace) -> int:
     whose = str(holdout or "the shipped checkpoint")
     print(f"{len(recordings)} recordings ({', '.join(f'{n} {c}' for c, n in counts.items())})"
           f"{' held out by ' + whose if held else ''}; {sessions} seizure sessions, "
-          f"{normal_minutes:g} min of normal sessions, seed {args.seed}")
+          f"{normal_minutes:g} min of normal sessions, seed {seed}")
     started = datetime.now()
     result, runs = evaluate_stream(recordings, clf, settings, sessions, normal_minutes,
-                                   args.seed, before)
+                                   seed, before)
     result = {"checkpoint": str(args.checkpoint or "shipped"), "data": str(data),
-              "heldout_of": whose if held else None, "recordings": counts, "seed": args.seed,
+              "heldout_of": whose if held else None, "recordings": counts, "seed": seed,
               **result}
     for pool, p in result["sessions"]["pools"].items():
         if p["reused"]:
