@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
         return run_stream(args)
     from monitor.cli import UsageError
 
-    given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY if getattr(args, n) not in
-             (None, False)]
+    # "is not": 0 == False, and --seed 0 is given
+    given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY
+             if getattr(args, n) is not None and getattr(args, n) is not False]
     if given:
         raise UsageError(f"{', '.join(given)} only apply with --stream.")
     clf = load_classifier(args.checkpoint)
