@@ -61,10 +61,6 @@ class InferenceWorker:
         """The end (sample count) of the next window the worker will look at."""
         return self._next_end
 
-    def resync(self) -> None:
-        """After a gap: the next window is the first one wholly after it."""
-        self._next_end = self.buffer.written + self.window
-
     def step(self) -> WindowResult | None:
         """The next window due, classified; None when no window is due yet."""
         while True:
