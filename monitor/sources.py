@@ -188,9 +188,12 @@ class LSLSource(Source):
         self.wait_s = 0.005
         self._watch: pylsl.ContinuousResolver | None = None
         self.warnings: list[str] = []
+        self._closed = False
 
     def open(self) -> SourceInfo:
         stream = resolve_stream(*self._query)
+        if self._closed:  # stopped while the resolve was waiting
+            raise SourceError(f"stopped while looking for LSL stream {stream.name()!r}.")
         fmt = stream.channel_format()
         if fmt not in LSL_FORMATS:
             raise SourceError(f"LSL stream {stream.name()!r} has channel format {fmt}, "
@@ -236,6 +239,9 @@ class LSLSource(Source):
             self._inlet.open_stream(timeout=5.0)
         except (pylsl.util.TimeoutError, pylsl.util.LostError) as exc:
             raise self._vanished(full.name(), exc) from None
+        if self._closed:  # close() ran while the inlet was being opened: do not leak it
+            self.close()
+            raise SourceError(f"stopped while opening LSL stream {full.name()!r}.")
         return self.info
 
     @staticmethod
@@ -294,6 +300,7 @@ class LSLSource(Source):
         return SourceChunk(data, np.asarray(ts, np.float64))
 
     def close(self) -> None:
+        self._closed = True
         self._watch = None
         if self._inlet is not None:
             self._inlet.close_stream()
