@@ -192,3 +192,15 @@ def test_a_query_is_needed_and_odd_streams_are_refused() -> None:
     with pytest.raises(SourceError, match="irregular rate"):
         LSLSource(name=name, timeout=5.0).open()
     del outlet
+
+
+def test_a_source_closed_during_its_resolve_opens_no_inlet() -> None:
+    """Stopping the monitor while it still looks for its stream must not leave an inlet."""
+    name = unique("closed-early")
+    outlet = make_outlet(name, unique("sid"), COUNTER_EEG)
+    source = LSLSource(name=name, timeout=10.0)
+    source.close()  # as the pipeline's shutdown does while open() is still resolving
+    with pytest.raises(SourceError, match="stopped while"):
+        source.open()
+    time.sleep(0.2)
+    assert not outlet.have_consumers()
