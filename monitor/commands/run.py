@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import math
-import os
 import signal
 import sys
 import time
@@ -17,6 +16,7 @@ from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, load_toml
 from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
 from monitor.sources import LSLSource, ReplaySource, Source
+from monitor.ui import has_screen
 from monitor.worker import pick_device
 from replay.scenario import build_scenario, parse_classes
 
@@ -138,13 +138,6 @@ def source_from_args(args: argparse.Namespace) -> Source:
         name = "demo"
     scenario = build_scenario(recordings, classes, ids, args.seed)
     return ReplaySource(scenario, speed=args.speed, loop=args.loop, name=name)
-
-
-def has_screen() -> bool:
-    """Whether Qt can open a window: a display on Linux, or a platform chosen explicitly."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def run(args: argparse.Namespace) -> int:

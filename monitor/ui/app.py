@@ -12,15 +12,11 @@ from pathlib import Path
 from model.checkpoint import load_classifier
 from monitor.settings import MonitorSettings
 from monitor.sources import Source
+from monitor.ui import has_screen
 from monitor.ui.controls import SourceRequest
 from monitor.ui.finder import StreamChoice
 
 DEFAULT_SCREENSHOT_AFTER_S = 10.0
-
-
-def _no_display() -> bool:
-    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _qt_message(mode, context, message: str) -> None:
@@ -45,7 +41,7 @@ def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Name
     """Show the dashboard on ``source`` until the window is closed (or, with --screenshot,
     for --duration seconds, then save a PNG of the window)."""
     screenshot: Path | None = getattr(args, "screenshot", None)
-    if _no_display():  # `run` only gets here without a screen for a screenshot
+    if not has_screen():  # `run` only gets here without a screen for a screenshot
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     classifier = load_classifier(settings.checkpoint)
 
