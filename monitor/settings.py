@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from monitor.smoothing import SMOOTHING_MODES
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
@@ -40,7 +42,8 @@ class AlertSettings:
     def __post_init__(self):
         # 0 would count "no channel above threshold" as enough, and alert on silence.
         if not isinstance(self.channels_k, int) or self.channels_k < 1:
-            raise ValueError(f"channels_k must be a whole number >= 1, got {self.channels_k!r}")
+            raise ValueError(f"--channels-k (channels_k) must be a whole number >= 1, got "
+                             f"{self.channels_k!r}")
 
 
 #: The shortest ring buffer accepted: it must hold a whole 120-sample window (0.69 s at
@@ -66,11 +69,11 @@ class MonitorSettings:
 
     def __post_init__(self):
         if self.buffer_s < MIN_BUFFER_S:
-            raise ValueError(f"--buffer must be at least {MIN_BUFFER_S} s (a model window is "
+            raise ValueError(f"buffer_s must be at least {MIN_BUFFER_S} s (a model window is "
                              f"0.69 s, and the buffer must hold one), got {self.buffer_s}")
-        if self.smoothing_s < 0:
-            raise ValueError(f"--smoothing must be >= 0 s, got {self.smoothing_s}")
-        if self.smoothing_mode not in ("ema", "mean"):
+        if not self.smoothing_s >= 0:  # also refuses NaN
+            raise ValueError(f"--smoothing must be 0 s or more, got {self.smoothing_s}")
+        if self.smoothing_mode not in SMOOTHING_MODES:
             raise ValueError(f"--smoothing-mode must be ema or mean, got {self.smoothing_mode!r}")
         if not isinstance(self.torch_threads, int) or self.torch_threads < 1:
             raise ValueError(f"torch_threads must be a whole number >= 1, got "

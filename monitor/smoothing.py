@@ -7,6 +7,9 @@ from collections import deque
 
 import numpy as np
 
+#: the smoothing modes Smoother knows
+SMOOTHING_MODES = ("ema", "mean")
+
 
 class Smoother:
     """Exponential (time constant ``seconds``) or trailing mean (over ``seconds``) of probs.
@@ -16,7 +19,7 @@ class Smoother:
     """
 
     def __init__(self, seconds: float, mode: str = "ema"):
-        if mode not in ("ema", "mean"):
+        if mode not in SMOOTHING_MODES:
             raise ValueError(f"smoothing mode must be 'ema' or 'mean', got {mode!r}")
         if seconds < 0:
             raise ValueError(f"smoothing time must be >= 0 s, got {seconds}")

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}.")
     recordings = read_recordings(args.csv, args.bonn)
-    _check_enough(recordings, args, UsageError)
+    _check_enough(recordings, args)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
                       net=NetConfig(tumor_bias=args.tumor_bias))
     if args.folds:
@@ -105,13 +105,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_enough(recordings, args, error) -> None:
+def _check_enough(recordings, args) -> None:
     """Refuse data too small to split as asked, naming it, before sklearn fails deep down."""
+    from monitor.cli import UsageError
+
     source = args.csv or args.bonn
     window = NetConfig.window
     short = [r.id for r in recordings if r.n_samples < window]
     if short:
-        raise error(f"{source}: {len(short)} recording(s) shorter than the {window}-sample "
+        raise UsageError(f"{source}: {len(short)} recording(s) shorter than the {window}-sample "
                     f"window, e.g. {', '.join(short[:3])}.")
     if args.all:
         return
@@ -119,7 +121,7 @@ def _check_enough(recordings, args, error) -> None:
     per_set = Counter(r.bonn_set for r in recordings)
     if min(per_set.values()) < need:
         how = f"--folds {args.folds}" if args.folds else "a train/validation split"
-        raise error(f"{source}: {how} needs at least {need} recordings of every Bonn set; the "
+        raise UsageError(f"{source}: {how} needs at least {need} recordings of every Bonn set; the "
                     f"data has {dict(sorted(per_set.items(), key=str))} (use --all to train "
                     "on all of them).")
 
