@@ -79,7 +79,6 @@ class Pipeline:
         self._pending_smoothing: float | None = None
         self._problems: dict[str, str] = {}
         self._last_segment = 0
-        self._prev_smoothed: np.ndarray | None = None
         self._skipped_reported = 0
         self._skip_report_t = -np.inf
         self.stats = {"windows": 0, "skipped": 0, "infer_ms": 0.0, "latency_ms": None,
@@ -299,7 +298,6 @@ class Pipeline:
         if r.segment != self._last_segment:
             self.smoother.reset()
             self.policy.reset()
-            self._prev_smoothed = None
         self._last_segment = r.segment
         t = r.timestamp - (self._t0 or 0.0)
         self.stats["windows"] += 1
@@ -314,10 +312,12 @@ class Pipeline:
         self._report_problems(r, t)
         latency = (pylsl.local_clock() - r.timestamp) * 1e3 if self.info.kind == "lsl" else None
         self.stats["latency_ms"] = latency
-        # A channel whose window has bad samples is not classified: its smoothed value is
-        # held, and it counts as 0 for the alert policy, so it can raise no alert.
+        # A channel whose window has bad samples is not classified: it counts as 0 for the
+        # alert policy, so it raises no alert, and the smoother takes "no information"
+        # (uniform) for it, so a long bad stretch fades the old state instead of holding it
+        # for an alert the moment good signal returns.
         valid = r.valid[:, None]
-        smoothed = self.smoother.update(t, np.where(valid, r.probs, self._last_smoothed(r)))
+        smoothed = self.smoother.update(t, np.where(valid, r.probs, 1.0 / r.probs.shape[1]))
         events = self.policy.update(t, np.where(valid, smoothed, 0.0))
         active = self.policy.active
         state = "seizure" if "seizure" in active else "tumor" if "tumor" in active else "normal"
@@ -325,18 +325,11 @@ class Pipeline:
                           self._eeg_names,
                           CLASSES[r.truth] if r.truth >= 0 else None, state,
                           r.infer_s * 1e3, latency, self.stats["skipped"])
-        self._prev_smoothed = smoothed
         for ev in events:
             for sink in self.sinks:
                 sink.alert(ev)
         for sink in self.sinks:
             sink.prediction(pred)
-
-    def _last_smoothed(self, r: WindowResult) -> np.ndarray:
-        prev = self._prev_smoothed
-        if prev is None or prev.shape != r.probs.shape:
-            return np.full_like(r.probs, 1.0 / r.probs.shape[1])
-        return prev
 
     def _report_problems(self, r: WindowResult, t: float) -> None:
         """A status event when a channel's signal quality changes, not on every window."""

@@ -236,15 +236,12 @@ def decide(run: SessionRun, settings: MonitorSettings,
 
 def smooth(run: SessionRun, settings: MonitorSettings) -> np.ndarray:
     """The pipeline's smoothing of a session's raw probabilities: a channel whose window was
-    not classified keeps its previous smoothed value."""
+    not classified adds the uniform distribution ("no information")."""
     smoother = Smoother(settings.smoothing_s, settings.smoothing_mode)
+    uniform = 1.0 / run.probs.shape[-1]
     smoothed = np.empty_like(run.smoothed)
-    prev = None
     for i, (t, probs, valid) in enumerate(zip(run.t, run.probs, run.valid, strict=True)):
-        if prev is None:
-            prev = np.full_like(probs, 1.0 / probs.shape[1])
-        prev = smoother.update(float(t), np.where(valid[:, None], probs, prev))
-        smoothed[i] = prev
+        smoothed[i] = smoother.update(float(t), np.where(valid[:, None], probs, uniform))
     return smoothed
 
 

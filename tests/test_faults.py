@@ -423,6 +423,31 @@ def test_bad_samples_are_named_by_channel_and_raise_no_alert(
     assert pipeline.stats["windows"] == len(grid_ends(scenario.n_samples, pipeline.worker.hop))
 
 
+def test_signal_back_after_a_bad_stretch_raises_no_second_alert(
+    classifier: Classifier, recordings: list[Recording]
+) -> None:
+    """T3: normal, 12 s of seizure (alert), 12 s of NaN, then normal again. The bad
+    stretch fades the seizure state, so the returning normal signal raises no second alert;
+    holding the state through the stretch did."""
+    seizure = by_set(recordings, "S").astype(np.float64)
+    parts = [by_set(recordings, "Z")[:600], seizure[:2100], np.full(2100, np.nan),
+             by_set(recordings, "O")[:1200]]
+    t3 = np.concatenate(parts)
+    fp1 = np.concatenate([by_set(recordings, "Z", k) for k in (1, 2, 3)])[:len(t3)]
+    edges = np.cumsum([0] + [len(p) for p in parts])
+    segments = tuple(Segment(int(a), int(b), bonn_set, cls) for a, b, bonn_set, cls in
+                     zip(edges[:-1], edges[1:], "ZSSO",
+                         ("normal", "seizure", "seizure", "normal"), strict=True))
+    truth = np.repeat(np.array([2, 0, 0, 2], np.int8), [len(p) for p in parts])
+    scenario = Scenario(np.stack([fp1, t3]).astype(np.float32), truth, BONN_RATE,
+                        ("Fp1", "T3"), segments)
+    _, col = replay(classifier, scenario)
+    ons = [ev.alert for ev in col.alerts if ev.state == "on"]
+    assert [a.cls for a in ons] == ["seizure"], ons
+    assert ons[0].raised < edges[2] / BONN_RATE
+    assert [ev.detail for _, ev in col.events("signal_ok")] == ["channel T3: signal quality back"]
+
+
 # --- the worker fails, or falls behind -----------------------------------------------------
 
 INJECT = """
