@@ -29,6 +29,11 @@ class ClassRule:
         if self.min_on_s < 0 or self.min_off_s < 0:
             raise ValueError("alert durations must be >= 0 s")
 
+    def with_thresholds(self, on: float | None = None, off: float | None = None) -> ClassRule:
+        """This rule with new thresholds; an off left out follows a lowered on down."""
+        on = self.on if on is None else on
+        return replace(self, on=on, off=min(self.off, on) if off is None else off)
+
 
 @dataclass(frozen=True)
 class AlertSettings:

@@ -390,10 +390,9 @@ def with_seizure_rule(settings: MonitorSettings, smoothing_s: float | None = Non
                       on: float | None = None, off: float | None = None,
                       min_on_s: float | None = None) -> MonitorSettings:
     """Settings with another smoothing time or seizure rule (off defaults to min(off, on))."""
-    rule = settings.alerts.seizure
-    on = rule.on if on is None else on
-    off = min(rule.off, on) if off is None else off
-    rule = replace(rule, on=on, off=off, min_on_s=rule.min_on_s if min_on_s is None else min_on_s)
+    rule = settings.alerts.seizure.with_thresholds(on, off)
+    if min_on_s is not None:
+        rule = replace(rule, min_on_s=min_on_s)
     return replace(settings, smoothing_s=settings.smoothing_s if smoothing_s is None else
                    smoothing_s, alerts=replace(settings.alerts, seizure=rule))
 

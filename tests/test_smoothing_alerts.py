@@ -167,3 +167,19 @@ def test_reset_forgets_a_pending_onset_but_keeps_a_raised_alert() -> None:
 def test_class_rule_rejects_impossible_thresholds(rule: tuple) -> None:
     with pytest.raises(ValueError, match="alert"):
         ClassRule(*rule)
+
+
+def test_threshold_flags_override_the_rule_and_an_unset_off_follows_a_lowered_on() -> None:
+    from monitor.cli import build_parser
+    from monitor.commands.run import settings_from_args
+
+    def seizure_rule(*flags: str) -> ClassRule:
+        args = build_parser().parse_args(["run", "--csv", "x.csv", *flags])
+        return settings_from_args(args).alerts.seizure
+
+    default = seizure_rule()
+    assert seizure_rule("--seizure-on", "0.3") == ClassRule(0.3, 0.3, default.min_on_s,
+                                                            default.min_off_s)
+    assert seizure_rule("--seizure-on", "0.8").off == default.off
+    assert (seizure_rule("--seizure-off", "0.2").on, seizure_rule("--seizure-off", "0.2").off) \
+        == (default.on, 0.2)

@@ -95,9 +95,7 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
             on, off = getattr(args, f"{cls}_on"), getattr(args, f"{cls}_off")
             rule: ClassRule = getattr(alerts, cls)
             if on is not None or off is not None:
-                on = rule.on if on is None else on
-                off = min(rule.off, on) if off is None else off
-                alerts = replace(alerts, **{cls: replace(rule, on=on, off=off)})
+                alerts = replace(alerts, **{cls: rule.with_thresholds(on, off)})
         if args.channels_k is not None:
             alerts = replace(alerts, channels_k=args.channels_k)
         return replace(s, alerts=alerts, **top)
