@@ -183,6 +183,21 @@ def test_a_seizure_raises_the_alert_and_acknowledge_is_logged(make_window, recor
     assert not w.banner._flash_on
 
 
+def test_acknowledge_after_the_replay_ended_is_still_logged(make_window, recordings, qtbot,
+                                                           tmp_path) -> None:
+    """The pipeline has closed its event log by then, so the window appends the line."""
+    w = make_window()
+    w.start(replay(recordings, "seizure", speed=20.0))
+    qtbot.waitUntil(lambda: w.pipeline is not None and w.pipeline.done.is_set(), timeout=30_000)
+    assert w.history.unacknowledged(), "the seizure raised no alert"
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    log = tmp_path / "events.jsonl"
+    qtbot.waitUntil(lambda: [e.get("detail") for e in events(log)
+                             if e.get("event") == "acknowledged"] == ["seizure alert acknowledged"],
+                    timeout=5_000)
+    assert not w.history.unacknowledged()
+
+
 def test_a_lost_lsl_stream_turns_the_status_bar_red_and_recovery_says_so(
         make_window, recordings, qtbot) -> None:
     scenario = build_scenario(recordings, ["normal"] * 3)

@@ -9,6 +9,7 @@ without joining, and sources are built in a background thread.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections import deque
@@ -283,11 +284,12 @@ class MainWindow(QMainWindow):
         if p is not None and not p.done.is_set():
             p.acknowledge(cls)
         elif self.events is not None:
-            # The pipeline has closed its log (the replay ended): append to it ourselves.
-            log = EventLog(self.events)
+            # The pipeline has closed its log (the replay ended): append to it ourselves, on a
+            # thread of its own, as the write is fsynced and the GUI thread waits on no I/O.
             t = self.timeline.last.t if self.timeline.last is not None else 0.0
-            log.write(status_json(StatusEvent(t, "acknowledged", f"{cls} alert acknowledged")))
-            log.close()
+            line = status_json(StatusEvent(t, "acknowledged", f"{cls} alert acknowledged"))
+            threading.Thread(target=_append, args=(self.events, line), name="acknowledge_log",
+                             daemon=False).start()
 
     # -- results from the worker (queued signals) -----------------------------------------
     def _current(self) -> bool:
@@ -479,3 +481,13 @@ class MainWindow(QMainWindow):
             return repr(self.pipeline.info.name)
         return self.request.label if self.request else "the source"
 
+
+def _append(path: Path, line: dict) -> None:
+    """One line appended to an event log the pipeline has closed; a failure is printed, as
+    there is no pipeline left to report it."""
+    try:
+        log = EventLog(path)
+        log.write(line)
+        log.close()
+    except (OSError, ValueError) as exc:
+        print(f"{path}: the acknowledgement was not logged ({exc})", file=sys.stderr)
