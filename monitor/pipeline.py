@@ -326,10 +326,20 @@ class Pipeline:
                           CLASSES[r.truth] if r.truth >= 0 else None, state,
                           r.infer_s * 1e3, latency, self.stats["skipped"])
         for ev in events:
-            for sink in self.sinks:
-                sink.alert(ev)
+            self._deliver("alert", ev)
+        self._deliver("prediction", pred)
+
+    def _deliver(self, method: str, item: object) -> None:
+        """Hand one result to every sink. A sink that fails (an event log on a full disk) fails
+        the pipeline, but only after the others have it, so no alert is lost with it."""
+        failed: Exception | None = None
         for sink in self.sinks:
-            sink.prediction(pred)
+            try:
+                getattr(sink, method)(item)
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def _report_problems(self, r: WindowResult, t: float) -> None:
         """A status event when a channel's signal quality changes, not on every window."""
@@ -364,8 +374,7 @@ class Pipeline:
         ev = StatusEvent(self._now_t() if t is None else t, event, detail)
         if threading.current_thread().name in ("run_worker", "run_lockstep"):
             self._drain_status()
-            for sink in self.sinks:
-                sink.status(ev)
+            self._deliver("status", ev)
         else:
             self._put_status(ev)
 
@@ -389,8 +398,7 @@ class Pipeline:
                 ev = self._status.get_nowait()
             except queue.Empty:
                 return
-            for sink in self.sinks:
-                sink.status(ev)
+            self._deliver("status", ev)
 
     def _fail(self, where: str, exc: Exception) -> None:
         if isinstance(exc, SourceError):

@@ -55,6 +55,7 @@ class InferenceWorker:
         self.realtime = realtime
         self._next_end = self.window
         self.skipped_total = 0
+        self._unreported = 0  # skipped, not yet in a result's count
 
     @property
     def next_end(self) -> int:
@@ -62,7 +63,8 @@ class InferenceWorker:
         return self._next_end
 
     def step(self) -> WindowResult | None:
-        """The next window due, classified; None when no window is due yet."""
+        """The next window due, classified; None when no window is due yet. Its ``skipped``
+        counts every window jumped over since the last result, however many tries it took."""
         while True:
             written = self.buffer.written
             if written < self._next_end:
@@ -71,12 +73,14 @@ class InferenceWorker:
             end = self._next_end + behind * self.hop
             self._next_end = end + self.hop
             self.skipped_total += behind
+            self._unreported += behind
             win = self.buffer.window(end, self.window)
             # A window overwritten while we were behind, or spanning a gap, is passed over.
             if win is not None and win.segment[0] == win.segment[-1]:
-                return self._classify(win, behind)
+                skipped, self._unreported = self._unreported, 0
+                return self._classify(win, skipped)
 
-    def _classify(self, win: Window, behind: int) -> WindowResult:
+    def _classify(self, win: Window, skipped: int) -> WindowResult:
         x = win.data[self.eeg]
         problems = check_windows(x)
         valid = np.array([p is None for p in problems])
@@ -85,5 +89,5 @@ class InferenceWorker:
         if valid.any():
             probs[valid] = self.clf.predict_proba(x[valid])
         return WindowResult(win.end, float(win.timestamps[-1]), probs, valid, tuple(problems),
-                            int(win.truth[-1]), int(win.segment[-1]), behind,
+                            int(win.truth[-1]), int(win.segment[-1]), skipped,
                             time.perf_counter() - start)

@@ -208,6 +208,30 @@ def test_worker_skips_to_the_newest_window_and_counts_the_skipped(
     assert newest.timestamp == pytest.approx((newest.end - 1) / BONN_RATE)
 
 
+def test_windows_skipped_on_the_way_to_a_gap_window_are_counted_in_the_next_result(
+    classifier: Classifier, recording: np.ndarray
+) -> None:
+    """The jump lands on a window spanning a gap, which is passed over: the windows jumped
+    over on the way still reach the pipeline in the next result's count."""
+    buf = RingBuffer(2, 2000)
+    worker = InferenceWorker(classifier, buf, hop=17, eeg=(1,))
+    results = []
+
+    def drain() -> None:
+        while (r := worker.step()) is not None:
+            results.append(r)
+
+    feed(buf, recording, 0, 120)
+    drain()
+    feed(buf, recording, 120, 45)
+    feed(buf, recording, 165, 40, segment=1)
+    drain()
+    feed(buf, recording, 205, 200, segment=1)
+    drain()
+    assert worker.skipped_total > 0
+    assert sum(r.skipped for r in results) == worker.skipped_total
+
+
 def test_worker_not_realtime_classifies_every_hop(
     classifier: Classifier, recording: np.ndarray
 ) -> None:

@@ -36,6 +36,7 @@ from test_pipeline import (
 from model.checkpoint import Classifier
 from model.data import BONN_RATE, Recording
 from monitor import pipeline as pipeline_module
+from monitor.alerts import AlertEvent
 from monitor.pipeline import Pipeline
 from monitor.settings import AlertSettings, ClassRule, MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
@@ -522,6 +523,26 @@ def test_a_failing_sink_stops_the_monitor_with_the_error_and_never_hangs(
     assert names[-2:] == ["error", "stopped"]  # the other sinks still hear of it
     assert disk.closed
     assert all(not t.is_alive() for t in pipeline._threads)
+
+
+class FullDiskAtAlert(Sink):
+    """An event log whose disk fills up just as the seizure alert comes."""
+
+    def alert(self, ev: AlertEvent) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_an_alert_a_sink_fails_on_still_reaches_the_other_sinks(
+    classifier: Classifier, recordings: list[Recording]
+) -> None:
+    col = Collector()
+    pipeline = Pipeline(ReplaySource(two_channel_scenario(recordings)[0], speed=0),
+                        MonitorSettings(device="cpu"), [FullDiskAtAlert(), col], classifier)
+    pipeline.start()
+    assert pipeline.wait(30.0), "the pipeline hung"
+    assert "No space left on device" in pipeline.error
+    assert [(ev.state, ev.alert.cls) for ev in col.alerts] == [("on", "seizure")]
+    assert [ev.event for _, ev in col.statuses][-2:] == ["error", "stopped"]
 
 
 class SlowClassifier(Classifier):
