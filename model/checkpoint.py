@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import os
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -58,24 +59,31 @@ def save_checkpoint(
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     mean, std, ls_mean, ls_std = (float(v) for v in net.scale)
     # `--out runs/x.pt` after an hour of training must not fail on a missing folder.
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "format": FORMAT,
-            "version": VERSION,
-            "classes": list(CLASSES),
-            "window": net.config.window,
-            "sample_rate": float(sample_rate),
-            "config": net.config.to_dict(),
-            "scaler": {"mean": mean, "std": std, "logstd_mean": ls_mean, "logstd_std": ls_std},
-            "state_dict": state,
-            "weights_sha256": weights_hash(state),
-            "data_fingerprint": fingerprint,
-            "metrics": metrics,
-            "training": training,
-        },
-        Path(path),
-    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside it, then renamed over it: an interrupted save (Ctrl-C, a full disk)
+    # leaves the previous checkpoint whole instead of a truncated one.
+    ckpt = {
+        "format": FORMAT,
+        "version": VERSION,
+        "classes": list(CLASSES),
+        "window": net.config.window,
+        "sample_rate": float(sample_rate),
+        "config": net.config.to_dict(),
+        "scaler": {"mean": mean, "std": std, "logstd_mean": ls_mean, "logstd_std": ls_std},
+        "state_dict": state,
+        "weights_sha256": weights_hash(state),
+        "data_fingerprint": fingerprint,
+        "metrics": metrics,
+        "training": training,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def shipped_checkpoint() -> Path:
@@ -140,8 +148,7 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
         ) from None
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (corrupt or truncated?): "
-            f"{str(exc).splitlines()[0][:200]}"
+            f"{path}: not a readable checkpoint (corrupt or truncated?): {_first_line(exc)}"
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a seizure-monitor checkpoint.")
@@ -166,7 +173,8 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
         )
     if ckpt["window"] != 120 or config.get("window") != ckpt["window"]:
         raise CheckpointError(
-            f"{path}: trained for {ckpt['window']}-sample windows; the monitor uses 120."
+            f"{path}: trained for {ckpt['window']!r}-sample windows (model config: "
+            f"{config.get('window')!r}); the monitor uses 120."
         )
     if config.get("n_classes", NetConfig.n_classes) != len(CLASSES):
         raise CheckpointError(
@@ -180,9 +188,18 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
         net.load_state_dict(state)
     except (RuntimeError, TypeError, KeyError, ValueError) as exc:
         raise CheckpointError(
-            f"{path}: weights do not fit the stored model config: {str(exc).splitlines()[0]}"
+            f"{path}: weights do not fit the stored model config: {_first_line(exc)}"
         ) from None
     net.eval()
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     clf = Classifier(net, CLASSES, int(ckpt["window"]), float(ckpt["sample_rate"]), meta)
     return clf.to(device)
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception's first line, or its type where it has no message (an empty file's
+    EOFError) or only a bare key (a KeyError)."""
+    lines = str(exc).splitlines()
+    text = lines[0][:200] if lines else ""
+    return f"{type(exc).__name__}: {text}" if isinstance(exc, KeyError) or not text \
+        else text

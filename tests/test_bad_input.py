@@ -218,6 +218,8 @@ CHECKPOINTS: dict[str, tuple[Callable[[dict, Path], Path], str]] = {
     "random bytes": (lambda c, tmp: (tmp / "junk.pt", (tmp / "junk.pt").write_bytes(
         b"PK\x03\x04" + bytes(range(256)) * 8))[0], "not a readable checkpoint"),
     "truncated": (lambda c, tmp: truncated(c, tmp / "half.pt"), "not a readable checkpoint"),
+    "empty": (lambda c, tmp: (tmp / "empty.pt", (tmp / "empty.pt").write_bytes(b""))[0],
+              "not a readable checkpoint (corrupt or truncated?): EOFError"),
     "a directory": (lambda c, tmp: tmp, "not found"),
     "another program's": (lambda c, tmp: (tmp / "other.pt", torch.save(
         {"weights": torch.zeros(3)}, tmp / "other.pt"))[0], "not a seizure-monitor checkpoint"),

@@ -129,6 +129,18 @@ def test_checkpoint_round_trip_gives_the_same_predictions(
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
 
 
+def test_a_save_that_fails_leaves_the_previous_checkpoint_whole(
+    checkpoint: Path, trained: tuple[TrainResult, list[Recording]], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(checkpoint.read_bytes())
+    with pytest.raises(Exception, match="pickle"):  # a failure part-way through the write
+        save_checkpoint(path, trained[0].net, sample_rate=BONN_RATE, fingerprint="",
+                        metrics={"unpicklable": lambda: None}, training={})
+    assert load_classifier(path).meta["metrics"] == {"note": "test"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
 def test_predict_proba_batches_large_inputs_like_small_ones(
     checkpoint: Path, windows: np.ndarray
 ) -> None:
@@ -165,6 +177,7 @@ BROKEN = {
     "missing": (lambda good, bad: None, "not found"),
     "truncated": (lambda good, bad: bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2]),
                   "not a readable checkpoint"),
+    "empty": (lambda good, bad: bad.write_bytes(b""), "not a readable checkpoint"),
     "random bytes": (lambda good, bad: bad.write_bytes(np.random.default_rng(0).bytes(5000)),
                      "not a readable checkpoint"),
     "other dict": (lambda good, bad: torch.save(SeizureNet().state_dict(), bad),
