@@ -28,7 +28,14 @@ from monitor.resample import StreamingResampler
 from monitor.settings import AlertSettings, MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
 from monitor.smoothing import Smoother
-from monitor.sources import ReplaySource, Source, SourceChunk, SourceError, SourceInfo
+from monitor.sources import (
+    ReplaySource,
+    Source,
+    SourceChunk,
+    SourceError,
+    SourceInfo,
+    SourceInterrupted,
+)
 from monitor.worker import InferenceWorker, WindowResult, pick_device
 
 log = logging.getLogger(__name__)
@@ -101,6 +108,7 @@ class Pipeline:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self.source.interrupt()
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout)
@@ -201,6 +209,8 @@ class Pipeline:
                     next_verify = time.monotonic() + VERIFY_EVERY_S
                 if n == 0 and not getattr(self.source, "wait_s", 0):
                     time.sleep(0.002)  # sources that cannot wait for a sample are polled
+        except SourceInterrupted:
+            pass  # stopped (Ctrl-C) while waiting for the stream to appear: no failure
         except Exception as exc:
             self._fail("source", exc)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ LSL_FORMATS = {
 
 class SourceError(ValueError):
     """A source that cannot be opened as asked; the message lists what was found."""
+
+
+class SourceInterrupted(SourceError):
+    """``open()`` gave up because the monitor was stopped while it waited."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release the source; safe to call twice."""
+
+    def interrupt(self) -> None:  # noqa: B027 - most sources open at once
+        """Make an ``open()`` that is waiting (for a stream to appear) give up soon; called
+        from another thread, so Ctrl-C does not wait out the resolve timeout."""
 
     def verify(self, wait: float = 0.0) -> None:  # noqa: B027 - a recording cannot change
         """Raise SourceError if the source is no longer what ``open()`` found (a producer
@@ -112,14 +121,19 @@ def describe(info: pylsl.StreamInfo) -> str:
 
 def resolve_stream(name: str | None = None, stype: str | None = None,
                    source_id: str | None = None, host: str | None = None,
-                   timeout: float = 30.0) -> pylsl.StreamInfo:
-    """The one stream matching all given properties, waiting up to ``timeout`` for it.
+                   timeout: float = 30.0,
+                   cancel: threading.Event | None = None) -> pylsl.StreamInfo:
+    """The one stream matching all given properties, waiting up to ``timeout`` for it (or
+    until ``cancel`` is set: it is checked every second).
 
     LSL has no authentication: anyone can publish a stream of the same name, so when more
     than one matches we refuse to guess and list them all.
     """
     deadline = time.monotonic() + timeout
     while True:
+        if cancel is not None and cancel.is_set():
+            wanted = name or stype or source_id
+            raise SourceInterrupted(f"stopped while looking for LSL stream {wanted!r}.")
         found = pylsl.resolve_streams(wait_time=min(1.0, max(0.1, deadline - time.monotonic())))
         matches = [s for s in found
                    if (name is None or s.name() == name) and (stype is None or s.type() == stype)
@@ -189,9 +203,13 @@ class LSLSource(Source):
         self._watch: pylsl.ContinuousResolver | None = None
         self.warnings: list[str] = []
         self._closed = False
+        self._interrupted = threading.Event()
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
 
     def open(self) -> SourceInfo:
-        stream = resolve_stream(*self._query)
+        stream = resolve_stream(*self._query, cancel=self._interrupted)
         if self._closed:  # stopped while the resolve was waiting
             raise SourceError(f"stopped while looking for LSL stream {stream.name()!r}.")
         fmt = stream.channel_format()

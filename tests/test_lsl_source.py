@@ -204,3 +204,20 @@ def test_a_source_closed_during_its_resolve_opens_no_inlet() -> None:
         source.open()
     time.sleep(0.2)
     assert not outlet.have_consumers()
+
+
+def test_stopping_the_monitor_while_it_waits_for_a_stream_ends_it_in_a_second() -> None:
+    """Ctrl-C while the stream has not appeared: no 30 s wait for the resolve, no error."""
+    from monitor.pipeline import Pipeline
+    from monitor.settings import MonitorSettings
+
+    pipeline = Pipeline(LSLSource(name=unique("never-there"), timeout=30.0),
+                        MonitorSettings(device="cpu"), [])
+    pipeline.start()
+    time.sleep(1.0)
+    assert not pipeline.done.is_set()  # still looking
+    start = time.monotonic()
+    pipeline.stop(timeout=0)
+    assert pipeline.wait(3.0), "the resolve ran on after stop()"
+    assert time.monotonic() - start < 2.5
+    assert pipeline.error is None
