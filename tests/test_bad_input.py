@@ -8,6 +8,7 @@ exception escaping it would be the traceback), and a few through a real subproce
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -141,6 +143,42 @@ RUN_FLAGS = {
     "cuda without cuda": (["--device", "cuda"], "--device cuda"),
     "lsl and a file": (["--lsl", "X"], "not both"),
 }
+
+
+#: command -> its flags but the output; each writes its output only when its work is done
+OUTPUT_COMMANDS = {
+    "train": (["train", "--csv", str(SUBSET), "--epochs", "1"], "--json"),
+    "train --out": (["train", "--csv", str(SUBSET), "--epochs", "1"], "--out"),
+    "evaluate": (["evaluate", "--csv", str(SUBSET)], "--json"),
+    "evaluate --plots": (["evaluate", "--csv", str(SUBSET)], "--plots"),
+    "compare": (["compare", "--csv", str(SUBSET), "--epochs", "1"], "--json"),
+    "bench": (["bench", "--tiny"], "--json"),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUT_COMMANDS)
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_work(
+        tmp_path: Path, capsys, case: str) -> None:
+    """Its folder would sit under a file: refused at once, not after an hour of training."""
+    argv, flag = OUTPUT_COMMANDS[case]
+    (tmp_path / "a_file").write_text("")
+    target = tmp_path / "a_file" / "sub" / "out.json"
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, flag, str(target)])
+    assert exit_.value.code == 2 and time.monotonic() - start < 5.0
+    err = capsys.readouterr().err
+    assert flag in err and "cannot create folder" in err and str(tmp_path / "a_file") in err
+
+
+def test_an_output_folder_that_does_not_exist_yet_is_made() -> None:
+    from monitor.commands import output_dir, output_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assert output_file(f"{tmp}/new/deeper/x.json").parent.is_dir()
+        assert output_dir(f"{tmp}/plots/here").is_dir()
+        with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
+            output_file(tmp)
 
 
 @pytest.mark.parametrize("case", RUN_FLAGS)

@@ -81,6 +81,21 @@ def test_bad_flags_are_one_line_errors(capsys):
     assert "--folds 9" in capsys.readouterr().err
 
 
+def test_too_few_recordings_for_the_notebook_split_is_refused_before_any_training(
+        tmp_path, capsys):
+    """3 recordings a set allow 2 folds, but not the stratified 20 % split run after them."""
+    recs = read_kaggle_csv(SUBSET)
+    keep = {r.id.split(":")[1] for s in "ZONFS" for r in [x for x in recs if x.bonn_set == s][:3]}
+    lines = SUBSET.read_text().splitlines()
+    rows = [line for line in lines[1:] if line.split(",")[0].split(".", 1)[1] in keep]
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join([lines[0], *rows]) + "\n")
+    assert main(["compare", "--csv", str(small), "--folds", "2", "--epochs", "1"]) == 2
+    err = capsys.readouterr()
+    assert "too few recordings for the notebook's 20% recording split" in err.err
+    assert "fold" not in err.out  # refused before the cross-validation began
+
+
 def test_table_is_printed(comparison):
     _, _, printed = comparison
     assert "[10/10]" in printed  # progress: 4 variants x 2 folds + 2 notebook runs

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from monitor.bench import BenchConfig, run_bench, table
+from monitor.commands import output_file
 
 
 def add_parser(sub) -> None:
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
         "model's rate) into the real pipeline. The full run takes about 10 minutes; --quick "
         "under 2.",
     )
-    p.add_argument("--json", type=Path, help="write every figure as JSON")
+    p.add_argument("--json", type=output_file, help="write every figure as JSON")
     p.add_argument("--quick", action="store_true",
                    help="short measurements for CI (capacity by doubling only, short streams)")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: code paths

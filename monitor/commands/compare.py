@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from pathlib import Path
 
 from model.compare import ARCHS, SCALERS, CompareConfig, compare, plot_comparison, table
 from model.data import read_recordings
-from monitor.commands import add_dataset_flags
+from model.windows import grouped_split
+from monitor.commands import add_dataset_flags, output_dir, output_file
 
 
 def add_parser(sub) -> None:
@@ -41,8 +41,8 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=defaults.threads,
                    help="torch CPU threads (default %(default)s); use 1 while other jobs share "
                    "the CPU: recurrent training with 2 threads thrashes on a busy machine")
-    p.add_argument("--json", type=Path, help="write every figure, curve and fold as JSON")
-    p.add_argument("--plots", type=Path, help="folder for the PNG plots")
+    p.add_argument("--json", type=output_file, help="write every figure, curve and fold as JSON")
+    p.add_argument("--plots", type=output_dir, help="folder for the PNG plots")
     p.set_defaults(func=run)
 
 
@@ -76,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if min(per_set.values()) < args.folds:
         raise UsageError(f"--folds {args.folds} needs at least {args.folds} recordings of every "
                          f"Bonn set; the data has {dict(sorted(per_set.items()))}.")
+    try:  # the notebook's recording split comes last: fail now, not after the folds
+        grouped_split(recordings, cfg.test_fraction, 0)
+    except ValueError as exc:
+        raise UsageError(f"too few recordings for the notebook's {cfg.test_fraction:.0%} "
+                         f"recording split ({dict(sorted(per_set.items()))}): {exc}") from None
     variants = [f"{a}/{s}" for a, s in cfg.variants()]
     print(f"{len(recordings)} recordings; {len(variants)} variant(s): {', '.join(variants)}; "
           f"{cfg.folds} folds x {cfg.seeds} seed(s) x {cfg.epochs} epochs")

@@ -11,7 +11,7 @@ from pathlib import Path
 from model.checkpoint import load_classifier
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
-from monitor.commands import add_dataset_flags
+from monitor.commands import add_dataset_flags, output_dir, output_file
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
                "seizure_on", "seizure_off", "min_on", "sweep", "out")
@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
     )
     add_dataset_flags(p)
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
-    p.add_argument("--json", type=Path, help="write the figures as JSON")
-    p.add_argument("--plots", type=Path, help="folder for confusion-matrix PNGs")
+    p.add_argument("--json", type=output_file, help="write the figures as JSON")
+    p.add_argument("--plots", type=output_dir, help="folder for confusion-matrix PNGs")
     s = p.add_argument_group("--stream: the monitor as deployed")
     s.add_argument("--stream", action="store_true",
                    help="replay seeded sessions through the real pipeline and score the alerts")
@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
     s.add_argument("--sweep", action="store_true",
                    help="also print the seizure trade-off over a grid of smoothing time, "
                    "on-threshold and minimum duration (the model is run once)")
-    s.add_argument("--out", type=Path, default=None,
+    s.add_argument("--out", type=output_dir, default=None,
                    help="folder for the SzCORE TSVs and the sessions plot (default: stream-eval)")
     p.set_defaults(func=run)
 

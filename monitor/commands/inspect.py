@@ -16,7 +16,7 @@ from model.inspect_recording import (
     plot_inspections,
     report,
 )
-from monitor.commands import add_dataset_flags
+from monitor.commands import add_dataset_flags, output_file
 
 
 def add_parser(sub) -> None:
@@ -33,8 +33,8 @@ def add_parser(sub) -> None:
                    help="recording id, e.g. S:V1.791 (or V1.791 / X21.V1.791 if unambiguous)")
     p.add_argument("--compare", metavar="ID", help="a second recording to plot beside the first")
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
-    p.add_argument("--out", type=Path, help="PNG file (default: inspect_<recording>.png)")
-    p.add_argument("--json", type=Path, help="write the probabilities and stability as JSON")
+    p.add_argument("--out", type=output_file, help="PNG file (default: inspect_<recording>.png)")
+    p.add_argument("--json", type=output_file, help="write the probabilities and stability as JSON")
     p.set_defaults(func=run)
 
 

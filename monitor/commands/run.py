@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from model.data import read_eeg_file, read_recordings
+from monitor.commands import output_file
 from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, load_toml
 from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
@@ -76,7 +77,7 @@ def add_parser(sub) -> None:
                    help="publish smoothed probabilities and alert markers over LSL")
     m.add_argument("--no-predictions", action="store_true",
                    help="headless: print alerts and status only")
-    m.add_argument("--screenshot", type=Path, help="dashboard: save a PNG after --duration "
+    m.add_argument("--screenshot", type=output_file, help="dashboard: save a PNG after --duration "
                    "seconds (default 10) and exit")
     p.set_defaults(func=run)
 

@@ -16,7 +16,7 @@ from model.evaluate import bias_table
 from model.network import NetConfig, count_parameters
 from model.train import TUMOR_BIAS, TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
-from monitor.commands import add_dataset_flags
+from monitor.commands import add_dataset_flags, output_file
 
 
 def add_parser(sub) -> None:
@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
         "recording (stratified by Bonn set), never by row.",
     )
     add_dataset_flags(p)
-    p.add_argument("--out", type=Path, default=Path("seizure_lstm.pt"), help="checkpoint file")
+    p.add_argument("--out", type=output_file, default=Path("seizure_lstm.pt"),
+                   help="checkpoint file")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="maximum epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.2,
@@ -37,8 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--folds", type=int, default=0,
                    help="grouped K-fold cross-validation of the recipe instead of one model")
     p.add_argument("--seeds", type=int, default=1, help="with --folds: seeds per fold")
-    p.add_argument("--json", type=Path, help="write the validation / CV figures as JSON")
-    p.add_argument("--plot", type=Path, help="training-curve PNG (default: next to --out)")
+    p.add_argument("--json", type=output_file, help="write the validation / CV figures as JSON")
+    p.add_argument("--plot", type=output_file, help="training-curve PNG (default: next to --out)")
     p.add_argument("--tumor-bias", type=float, default=TUMOR_BIAS,
                    help="log-odds added to tumor against normal at inference (default: the "
                    "value chosen by grouped CV; --folds prints the table)")
