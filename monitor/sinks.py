@@ -123,8 +123,11 @@ class EventLog(Sink):
     def write(self, obj: dict) -> None:
         if self._fd < 0:
             return
-        # One os.write per line: an append is atomic, so a kill never leaves half a line.
-        os.write(self._fd, (json.dumps(obj) + "\n").encode())
+        # One os.write per line: an append is atomic, so a kill never leaves half a line. A
+        # short write (a nearly full disk) is finished, or raises when nothing more fits.
+        data = memoryview((json.dumps(obj) + "\n").encode())
+        while data:
+            data = data[os.write(self._fd, data):]
         os.fsync(self._fd)
 
     def alert(self, ev: AlertEvent) -> None:

@@ -25,7 +25,12 @@ EEG_TYPES = {"eeg", "seeg", "ecog"}
 LSL_FORMATS = {
     pylsl.cf_float32: np.float32, pylsl.cf_double64: np.float64,
     pylsl.cf_int16: np.int16, pylsl.cf_int32: np.int32, pylsl.cf_int8: np.int8,
+    pylsl.cf_int64: np.int64,
 }
+#: liblsl's channel format codes, for messages
+LSL_FORMAT_NAMES = {pylsl.cf_float32: "float32", pylsl.cf_double64: "double64",
+                    pylsl.cf_string: "string", pylsl.cf_int32: "int32", pylsl.cf_int16: "int16",
+                    pylsl.cf_int8: "int8", pylsl.cf_int64: "int64"}
 
 
 class SourceError(ValueError):
@@ -214,8 +219,9 @@ class LSLSource(Source):
             raise SourceError(f"stopped while looking for LSL stream {stream.name()!r}.")
         fmt = stream.channel_format()
         if fmt not in LSL_FORMATS:
-            raise SourceError(f"LSL stream {stream.name()!r} has channel format {fmt}, "
-                              "not a numeric format (float32, double64, int8/16/32).")
+            raise SourceError(f"LSL stream {stream.name()!r} has channel format "
+                              f"{LSL_FORMAT_NAMES.get(fmt, fmt)}, not a numeric format "
+                              "(float32, double64, int8/16/32/64).")
         rate = stream.nominal_srate()
         if rate <= 0:
             raise SourceError(f"LSL stream {stream.name()!r} has an irregular rate; the "

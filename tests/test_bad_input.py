@@ -142,6 +142,8 @@ RUN_FLAGS = {
     "events is a directory": (["--events", "{tmp}"], "--events"),
     "cuda without cuda": (["--device", "cuda"], "--device cuda"),
     "lsl and a file": (["--lsl", "X"], "not both"),
+    "host without a stream": (["--host", "lab-pc"], "--host"),
+    "scale without a stream": (["--scale", "2"], "--scale"),
 }
 
 
@@ -420,3 +422,11 @@ def test_two_streams_of_one_name_are_listed_and_refused_unless_one_is_picked(
     assert started["event"] == "started"
     assert f"source_id={sids[1]!r}" in started["detail"] and f"host={host!r}" in started["detail"]
     assert status[-1]["event"] == "stopped"
+
+
+@pytest.mark.parametrize("flags", [["--speed", "2"], ["--scenario", "normal"], ["--loop"]])
+def test_replay_flags_with_a_live_stream_are_refused_not_ignored(capsys,
+                                                                 flags: list[str]) -> None:
+    assert main(["run", "--headless", "--lsl", "X", *flags]) == 2
+    err = capsys.readouterr().err
+    assert flags[0] in err and "live LSL stream" in err and len(err.strip().splitlines()) == 1

@@ -18,8 +18,9 @@ from monitor.sources import LSLSource, SourceError
 
 RATE = 100.0
 FORMATS = {"float32": pylsl.cf_float32, "int16": pylsl.cf_int16, "int32": pylsl.cf_int32,
-           "double64": pylsl.cf_double64}
-DTYPES = {"float32": np.float32, "int16": np.int16, "int32": np.int32, "double64": np.float64}
+           "int64": pylsl.cf_int64, "double64": pylsl.cf_double64}
+DTYPES = {"float32": np.float32, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+          "double64": np.float64}
 
 
 def unique(prefix: str) -> str:

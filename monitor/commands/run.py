@@ -115,9 +115,23 @@ def source_from_args(args: argparse.Namespace) -> Source:
         raise UsageError("give either a live LSL stream or a file to replay, not both.")
     if len(files) > 1:
         raise UsageError("give only one of --csv, --bonn, --file.")
+    # A flag the chosen source has no use for is refused, not quietly ignored.
+    replay_only = [flag for flag, given in (
+        ("--scenario", args.scenario), ("--recordings", args.recordings),
+        ("--seed", args.seed != 0), ("--speed", args.speed != 1.0), ("--loop", args.loop))
+        if given]
+    lsl_only = [flag for flag, given in (
+        ("--host", args.host), ("--timeout", args.timeout != 30.0),
+        ("--scale", args.scale is not None)) if given]
     if live:
+        if replay_only:
+            raise UsageError(f"{', '.join(replay_only)} set a replay; a live LSL stream "
+                             "(--lsl, --lsl-type, --source-id) has no use for them.")
         return LSLSource(args.lsl, args.lsl_type, args.source_id, args.host, args.timeout,
                          args.scale)
+    if lsl_only:
+        raise UsageError(f"{', '.join(lsl_only)} pick or read a live LSL stream; name it with "
+                         "--lsl, --lsl-type or --source-id (this would replay a file).")
     if args.scenario and args.recordings:
         raise UsageError("give --scenario or --recordings, not both.")
     classes = parse_classes(args.scenario) if args.scenario else None
