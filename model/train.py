@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm import tqdm
 
-from model.data import Recording
+from model.data import CLASSES, Recording
 from model.evaluate import RecordingScores, predict_recordings, score
 from model.network import NetConfig, SeizureNet
 from model.windows import random_windows, sliding_windows
@@ -32,6 +32,12 @@ class TrainConfig:
     #: 96 rather than 48: twice the fresh windows an epoch raised window macro-F1 on every
     #: one of five grouped folds (README, "What else was tried").
     windows_per_recording: int = 96
+    #: the fraction of seizure windows scaled down (log-uniform, to between seizure_scale_min
+    #: and 1 times their size) each epoch, so a low-amplitude seizure is told by its shape
+    #: and rhythm, not only by its size. On five grouped folds it cut the slowest
+    #: out-of-fold alert from 13.9 to 7.1 s and raised macro-F1 (README, "What else was tried").
+    seizure_scale_p: float = 0.5
+    seizure_scale_min: float = 0.35
     patience: int = 12
     seed: int = 0
     threads: int = 2
@@ -47,6 +53,15 @@ class TrainResult:
     seconds: float
     #: validation window probabilities at the best epoch (the CV's out-of-fold windows)
     scores: list[RecordingScores] = field(default_factory=list)
+
+
+def scale_seizures(x: np.ndarray, y: np.ndarray, p: float, lowest: float,
+                   rng: np.random.Generator) -> None:
+    """Scale a fraction ``p`` of the seizure windows (label 0) of ``x`` in place by factors
+    log-uniform in [``lowest``, 1]."""
+    seizure = np.flatnonzero(y == CLASSES.index("seizure"))
+    pick = seizure[rng.random(len(seizure)) < p]
+    x[pick] *= np.exp(rng.uniform(np.log(lowest), 0.0, size=len(pick)))[:, None].astype(x.dtype)
 
 
 def fit_scaler(net: SeizureNet, recordings: list[Recording]) -> None:
@@ -120,6 +135,8 @@ def train(
     bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not progress)
     for epoch in bar:
         x, y = random_windows(train_recs, cfg.windows_per_recording, cfg.net.window, rng)
+        if cfg.seizure_scale_p > 0:
+            scale_seizures(x, y, cfg.seizure_scale_p, cfg.seizure_scale_min, rng)
         loss, acc = run_epoch(net, opt, sched, x, y, cfg.batch_size, rng)
         row = {"epoch": epoch, "train_loss": loss, "train_acc": acc}
         if val_recs:

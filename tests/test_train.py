@@ -19,7 +19,14 @@ from model.checkpoint import (
 from model.data import BONN_RATE, BONN_SETS, CLASSES, Recording, read_kaggle_csv
 from model.evaluate import predict_recordings, score, trailing_mean
 from model.network import NetConfig, SeizureNet
-from model.train import TrainConfig, TrainResult, config_dict, predictor, train
+from model.train import (
+    TrainConfig,
+    TrainResult,
+    config_dict,
+    predictor,
+    scale_seizures,
+    train,
+)
 from model.windows import grouped_split, sliding_windows
 
 SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
@@ -105,6 +112,20 @@ def test_short_training_beats_chance_on_held_out_recordings(
     assert window["f1"]["seizure"] > 0.9, window
     # Flagging seizures alone would score 0.62: the model must also find some tumor windows.
     assert window["recall"]["tumor"] > 0.1, window
+
+
+def test_seizure_scaling_shrinks_only_that_fraction_of_seizure_windows() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 2000)
+    x = np.ones((len(y), 120), np.float32)
+    scale_seizures(x, y, 0.5, 0.35, rng)
+    factor = x[:, 0]
+    assert np.array_equal(x, np.repeat(factor[:, None], 120, axis=1))  # whole windows
+    assert (factor[y != 0] == 1.0).all()
+    shrunk = factor[(y == 0) & (factor < 1.0)]
+    assert 900 < len(shrunk) < 1100  # about half of the 2000 seizure windows
+    assert shrunk.min() >= 0.35 and shrunk.max() < 1.0
+    assert 0.35 < np.median(shrunk) < 0.7  # log-uniform: the median near sqrt(0.35)
 
 
 # --- the checkpoint --------------------------------------------------------------------------
