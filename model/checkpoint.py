@@ -80,6 +80,8 @@ def save_checkpoint(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(ckpt, tmp)
+        with open(tmp, "rb") as f:  # on disk before the rename makes it the checkpoint
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -201,5 +203,6 @@ def _first_line(exc: Exception) -> str:
     EOFError) or only a bare key (a KeyError)."""
     lines = str(exc).splitlines()
     text = lines[0][:200] if lines else ""
-    return f"{type(exc).__name__}: {text}" if isinstance(exc, KeyError) or not text \
-        else text
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if isinstance(exc, KeyError) else text

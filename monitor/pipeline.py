@@ -67,6 +67,7 @@ class Pipeline:
             self.device)
         self.info: SourceInfo | None = None
         self.buffer: RingBuffer | None = None
+        self.worker: InferenceWorker | None = None
         self.error: str | None = None
         self.done = threading.Event()  # set when the pipeline has stopped, for any reason
         self.ready = threading.Event()  # set when the source is open and the buffer exists
@@ -335,19 +336,19 @@ class Pipeline:
                           self._eeg_names,
                           CLASSES[r.truth] if r.truth >= 0 else None, state,
                           r.infer_s * 1e3, latency, self.stats["skipped"])
-        for ev in events:
-            self._deliver("alert", ev)
-        self._deliver("prediction", pred)
+        self._deliver(*[("alert", ev) for ev in events], ("prediction", pred))
 
-    def _deliver(self, method: str, item: object) -> None:
-        """Hand one result to every sink. A sink that fails (an event log on a full disk) fails
-        the pipeline, but only after the others have it, so no alert is lost with it."""
+    def _deliver(self, *calls: tuple[str, object]) -> None:
+        """Hand results to every sink (``("alert", event)``...). A sink that fails (an event
+        log on a full disk) fails the pipeline, but only after every sink has had every one
+        of them, so no alert is lost with it."""
         failed: Exception | None = None
-        for sink in self.sinks:
-            try:
-                getattr(sink, method)(item)
-            except Exception as exc:
-                failed = failed or exc
+        for method, item in calls:
+            for sink in self.sinks:
+                try:
+                    getattr(sink, method)(item)
+                except Exception as exc:
+                    failed = failed or exc
         if failed is not None:
             raise failed
 
@@ -384,7 +385,7 @@ class Pipeline:
         ev = StatusEvent(self._now_t() if t is None else t, event, detail)
         if threading.current_thread().name in ("run_worker", "run_lockstep"):
             self._drain_status()
-            self._deliver("status", ev)
+            self._deliver(("status", ev))
         else:
             self._put_status(ev)
 
@@ -408,7 +409,7 @@ class Pipeline:
                 ev = self._status.get_nowait()
             except queue.Empty:
                 return
-            self._deliver("status", ev)
+            self._deliver(("status", ev))
 
     def _fail(self, where: str, exc: Exception) -> None:
         if isinstance(exc, SourceError):
@@ -440,6 +441,8 @@ class Pipeline:
             self.source.close()  # inlets before the sinks' outlets
         except Exception:
             log.exception("closing the source failed")
+        if self.worker is not None:  # windows skipped just before the end reach no result
+            self.stats["skipped"] = self.worker.skipped_total
         last.append(StatusEvent(self._now_t(), "stopped",
                                 f"{self.stats['windows']} windows classified, "
                                 f"{self.stats['skipped']} skipped"

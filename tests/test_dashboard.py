@@ -31,6 +31,7 @@ from model.train import TrainConfig, config_dict, train  # noqa: E402
 from monitor.alerts import Alert, AlertEvent  # noqa: E402
 from monitor.settings import MonitorSettings  # noqa: E402
 from monitor.sources import LSLSource, ReplaySource, SourceChunk  # noqa: E402
+from monitor.ui.controls import SourceRequest  # noqa: E402
 from monitor.ui.score import RunningScore  # noqa: E402
 from monitor.ui.traces import peak_decimate  # noqa: E402
 from monitor.ui.window import MainWindow  # noqa: E402
@@ -196,6 +197,22 @@ def test_acknowledge_after_the_replay_ended_is_still_logged(make_window, recordi
                              if e.get("event") == "acknowledged"] == ["seizure alert acknowledged"],
                     timeout=5_000)
     assert not w.history.unacknowledged()
+
+
+@pytest.mark.parametrize("kind", ["demo", "recordings"])
+def test_a_replay_started_from_the_source_controls_runs(make_window, qtbot, kind: str) -> None:
+    """What the Start button does: the request is built into a source off the GUI thread and
+    monitored, with the replay settings the controls hold."""
+    w = make_window()
+    req = SourceRequest(kind, SUBSET if kind == "recordings" else None, "normal,seizure",
+                        speed=8.0)
+    w.start_request(req)
+    qtbot.waitUntil(lambda: w.timeline.last is not None and w.timeline.last.t > 2.0,
+                    timeout=20_000)
+    assert not w.error_banner.isVisible()
+    source = w.pipeline.source
+    assert isinstance(source, ReplaySource) and source.speed == 8.0
+    assert [seg.class_name for seg in source.scenario.segments] == ["normal", "seizure"]
 
 
 def test_a_lost_lsl_stream_turns_the_status_bar_red_and_recovery_says_so(

@@ -29,14 +29,18 @@ def demo_csv() -> Path:
     return Path(str(importlib.resources.files("assets") / "demo.csv"))
 
 
+#: seconds to wait for an LSL stream to appear
+TIMEOUT_S = 30.0
+
+
 def add_source_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("source (none: the bundled demo replay)")
     g.add_argument("--lsl", metavar="NAME", help="live LSL stream by name")
     g.add_argument("--lsl-type", metavar="TYPE", help="live LSL stream by type, e.g. EEG")
     g.add_argument("--source-id", help="pick the LSL stream with this source_id")
     g.add_argument("--host", help="pick the LSL stream published from this hostname")
-    g.add_argument("--timeout", type=float, default=30.0,
-                   help="seconds to wait for the LSL stream to appear (default 30)")
+    g.add_argument("--timeout", type=float,
+                   help=f"seconds to wait for the LSL stream to appear (default {TIMEOUT_S:g})")
     g.add_argument("--scale", type=float,
                    help="factor from the stream's values to microvolts (overrides its units)")
     g.add_argument("--csv", type=Path, help="replay recordings from the Kaggle CSV")
@@ -44,9 +48,9 @@ def add_source_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--file", type=Path, help="replay an EEG file mne reads (EDF, BDF, FIF...)")
     g.add_argument("--scenario", help="classes to replay in order, e.g. normal,tumor,seizure")
     g.add_argument("--recordings", help="recording ids to replay in order, comma-separated")
-    g.add_argument("--seed", type=int, default=0, help="which recordings a scenario picks")
-    g.add_argument("--speed", type=float, default=1.0,
-                   help="replay speed, x real time (0 = as fast as the worker takes it)")
+    g.add_argument("--seed", type=int, help="which recordings a scenario picks (default 0)")
+    g.add_argument("--speed", type=float,
+                   help="replay speed, x real time (default 1; 0 = as fast as the worker takes it)")
     g.add_argument("--loop", action="store_true", help="replay forever")
 
 
@@ -107,8 +111,9 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
 def source_from_args(args: argparse.Namespace) -> Source:
     from monitor.cli import UsageError
 
-    if not 0 <= args.speed < math.inf:
-        raise UsageError(f"--speed must be >= 0 (0 = as fast as possible), got {args.speed}.")
+    speed = replay_speed(args)
+    if not 0 <= speed < math.inf:
+        raise UsageError(f"--speed must be >= 0 (0 = as fast as possible), got {speed}.")
     live = args.lsl or args.lsl_type or args.source_id
     files = [f for f in (args.csv, args.bonn, args.file) if f is not None]
     if live and files:
@@ -118,17 +123,18 @@ def source_from_args(args: argparse.Namespace) -> Source:
     # A flag the chosen source has no use for is refused, not quietly ignored.
     replay_only = [flag for flag, given in (
         ("--scenario", args.scenario), ("--recordings", args.recordings),
-        ("--seed", args.seed != 0), ("--speed", args.speed != 1.0), ("--loop", args.loop))
+        ("--seed", args.seed is not None), ("--speed", args.speed is not None),
+        ("--loop", args.loop))
         if given]
     lsl_only = [flag for flag, given in (
-        ("--host", args.host), ("--timeout", args.timeout != 30.0),
+        ("--host", args.host), ("--timeout", args.timeout is not None),
         ("--scale", args.scale is not None)) if given]
     if live:
         if replay_only:
             raise UsageError(f"{', '.join(replay_only)} set a replay; a live LSL stream "
                              "(--lsl, --lsl-type, --source-id) has no use for them.")
-        return LSLSource(args.lsl, args.lsl_type, args.source_id, args.host, args.timeout,
-                         args.scale)
+        return LSLSource(args.lsl, args.lsl_type, args.source_id, args.host,
+                         TIMEOUT_S if args.timeout is None else args.timeout, args.scale)
     if lsl_only:
         raise UsageError(f"{', '.join(lsl_only)} pick or read a live LSL stream; name it with "
                          "--lsl, --lsl-type or --source-id (this would replay a file).")
@@ -146,8 +152,14 @@ def source_from_args(args: argparse.Namespace) -> Source:
         recordings = read_recordings(demo_csv())
         classes = classes or (None if ids else parse_classes(DEMO_SCENARIO))
         name = "demo"
-    scenario = build_scenario(recordings, classes, ids, args.seed)
-    return ReplaySource(scenario, speed=args.speed, loop=args.loop, name=name)
+    scenario = build_scenario(recordings, classes, ids, args.seed or 0)
+    return ReplaySource(scenario, speed=speed, loop=args.loop, name=name)
+
+
+def replay_speed(args: argparse.Namespace) -> float:
+    """--speed, or real time (1) where it was not given; None marks a flag not given, so a
+    live stream can refuse it."""
+    return 1.0 if args.speed is None else args.speed
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,9 @@ def _qt_message(mode, context, message: str) -> None:
 
 def request_from_args(args: argparse.Namespace) -> SourceRequest:
     """The command line's source, as the window's source controls show it."""
-    speed, loop, scenario = args.speed, args.loop, args.scenario or ""
+    from monitor.commands.run import replay_speed
+
+    speed, loop, scenario = replay_speed(args), args.loop, args.scenario or ""
     if args.lsl or args.lsl_type or args.source_id:
         return SourceRequest("lsl", stream=StreamChoice(
             args.lsl or "", args.lsl_type or "", args.source_id or "", args.host or "", 0.0, 0))

@@ -63,11 +63,11 @@ def build_source(req: SourceRequest) -> Source:
         raise FileNotFoundError("choose a CSV file, a Bonn folder or an EEG file to replay.")
     is_csv = path is not None and path.suffix.lower() == ".csv"
     args = argparse.Namespace(
-        lsl=None, lsl_type=None, source_id=None, host=None, timeout=10.0, scale=None,
+        lsl=None, lsl_type=None, source_id=None, host=None, timeout=None, scale=None,
         csv=path if is_csv else None,
         bonn=path if path is not None and path.is_dir() else None,
         file=path if path is not None and not is_csv and not path.is_dir() else None,
-        scenario=req.scenario.strip() or None, recordings=None, seed=0, speed=req.speed,
+        scenario=req.scenario.strip() or None, recordings=None, seed=None, speed=req.speed,
         loop=req.loop)
     return source_from_args(args)
 

@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.active: dict[str, Alert] = {}
         self._configured = False
         self._generation = 0
+        self._ack_writer: threading.Thread | None = None
         self._last_status = 0.0
         self._last_beep = 0.0
         self._written: deque[tuple[float, int]] = deque()
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
     def start(self, source: Source, request: SourceRequest | None = None) -> None:
         """Monitor ``source``, replacing the pipeline that runs now (if any)."""
         self.stop()
+        if self._ack_writer is not None:  # its lines belong before the next session's
+            self._ack_writer.join(1.0)
         self.request = request or self.request
         self._reset()
         bridge = QtSink(self)
@@ -273,23 +276,25 @@ class MainWindow(QMainWindow):
         if not keys:
             return
         wall = time.time()
-        for cls in sorted({cls for cls, _ in keys}):
-            self._record_acknowledgement(cls)
+        self._record_acknowledgements(sorted({cls for cls, _ in keys}))
         for key in keys:
             self.history.acknowledge(key, wall)
         self.status.set_message(f"acknowledged at {time.strftime('%H:%M:%S')}")
 
-    def _record_acknowledgement(self, cls: str) -> None:
+    def _record_acknowledgements(self, classes: list[str]) -> None:
         p = self.pipeline
         if p is not None and not p.done.is_set():
-            p.acknowledge(cls)
+            for cls in classes:
+                p.acknowledge(cls)
         elif self.events is not None:
             # The pipeline has closed its log (the replay ended): append to it ourselves, on a
             # thread of its own, as the write is fsynced and the GUI thread waits on no I/O.
             t = self.timeline.last.t if self.timeline.last is not None else 0.0
-            line = status_json(StatusEvent(t, "acknowledged", f"{cls} alert acknowledged"))
-            threading.Thread(target=_append, args=(self.events, line), name="acknowledge_log",
-                             daemon=False).start()
+            lines = [status_json(StatusEvent(t, "acknowledged", f"{cls} alert acknowledged"))
+                     for cls in classes]
+            self._ack_writer = threading.Thread(target=_append, args=(self.events, lines),
+                                                name="acknowledge_log", daemon=False)
+            self._ack_writer.start()
 
     # -- results from the worker (queued signals) -----------------------------------------
     def _current(self) -> bool:
@@ -482,12 +487,15 @@ class MainWindow(QMainWindow):
         return self.request.label if self.request else "the source"
 
 
-def _append(path: Path, line: dict) -> None:
-    """One line appended to an event log the pipeline has closed; a failure is printed, as
+def _append(path: Path, lines: list[dict]) -> None:
+    """Lines appended to an event log the pipeline has closed; a failure is printed, as
     there is no pipeline left to report it."""
     try:
         log = EventLog(path)
-        log.write(line)
-        log.close()
+        try:
+            for line in lines:
+                log.write(line)
+        finally:
+            log.close()
     except (OSError, ValueError) as exc:
         print(f"{path}: the acknowledgement was not logged ({exc})", file=sys.stderr)
