@@ -230,6 +230,7 @@ def plot_inspections(inspections: list[Inspection], path: str | Path) -> Path:
                  title=f"per one-second row: predicted class of all {CHUNK - ins.window + 1} "
                  "slices (numbers: flips)")
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

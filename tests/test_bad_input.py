@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -170,17 +169,26 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_work(
         main([*argv, flag, str(target)])
     assert exit_.value.code == 2 and time.monotonic() - start < 5.0
     err = capsys.readouterr().err
-    assert flag in err and "cannot create folder" in err and str(tmp_path / "a_file") in err
+    assert flag in err and "cannot create folder" in err
+    assert f"{tmp_path / 'a_file'} is a file" in err
 
 
-def test_an_output_folder_that_does_not_exist_yet_is_made() -> None:
+def test_an_output_folder_is_checked_at_once_and_made_only_when_written(tmp_path: Path,
+                                                                         capsys) -> None:
     from monitor.commands import output_dir, output_file
 
-    with tempfile.TemporaryDirectory() as tmp:
-        assert output_file(f"{tmp}/new/deeper/x.json").parent.is_dir()
-        assert output_dir(f"{tmp}/plots/here").is_dir()
-        with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
-            output_file(tmp)
+    assert output_file(f"{tmp_path}/new/deeper/x.json") == tmp_path / "new/deeper/x.json"
+    assert output_dir(f"{tmp_path}/plots/here") == tmp_path / "plots/here"
+    assert not (tmp_path / "new").exists() and not (tmp_path / "plots").exists()
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
+        output_file(str(tmp_path))
+    # A command refused for another flag leaves no folder behind.
+    assert main(["evaluate", "--csv", str(SUBSET), "--out", str(tmp_path / "never")]) == 2
+    assert "--out" in capsys.readouterr().err and not (tmp_path / "never").exists()
+    # The figures are written into the folders the command makes.
+    assert main(["evaluate", "--csv", str(SUBSET), "--json", str(tmp_path / "a/b/s.json"),
+                 "--plots", str(tmp_path / "c/d")]) == 0
+    assert (tmp_path / "a/b/s.json").is_file() and list((tmp_path / "c/d").glob("*.png"))
 
 
 @pytest.mark.parametrize("case", RUN_FLAGS)

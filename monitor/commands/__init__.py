@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -16,27 +17,35 @@ def add_dataset_flags(p: argparse.ArgumentParser) -> argparse._MutuallyExclusive
 
 
 def output_file(text: str) -> Path:
-    """argparse type of a file written when the command ends: its folder is made and checked
-    now, so an hour of training does not end in a missing-folder error."""
+    """argparse type of a file written when the command ends: checked now (its folder can be
+    made and written), so an hour of training does not end in an error about it."""
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
-    _writable_folder(path.parent)
+    _check_folder(path.parent)
     return path
 
 
 def output_dir(text: str) -> Path:
-    """argparse type of a folder the command writes files into: made and checked now."""
+    """argparse type of a folder the command writes files into, checked the same way."""
     path = Path(text)
-    _writable_folder(path)
+    _check_folder(path)
     return path
 
 
-def _writable_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot create folder {folder} ({exc.strerror})"
-                                         ) from None
-    if not os.access(folder, os.W_OK):
-        raise argparse.ArgumentTypeError(f"folder {folder} is not writable")
+def _check_folder(folder: Path) -> None:
+    """The folder exists or can be made, and can be written; nothing is made yet, as the
+    command may still refuse another flag."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot create folder {folder}: {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot create folder {folder}: {existing} is not "
+                                         "writable")
+
+
+def write_json(path: Path, obj: object, indent: int = 2) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=indent))

@@ -4,13 +4,12 @@ memory of the monitor on this machine, as a table and JSON."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from monitor.bench import BenchConfig, run_bench, table
-from monitor.commands import output_file
+from monitor.commands import output_file, write_json
 
 
 def add_parser(sub) -> None:
@@ -52,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(table(result))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result, indent=2)
         print(f"\nwrote {args.json}")
     return 0

@@ -4,13 +4,12 @@ recording-grouped cross-validation, beside the notebook's own (leaky) protocol."
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 
 from model.compare import ARCHS, SCALERS, CompareConfig, compare, plot_comparison, table
 from model.data import read_recordings
 from model.windows import grouped_split
-from monitor.commands import add_dataset_flags, output_dir, output_file
+from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
 
 
 def add_parser(sub) -> None:
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(table(comparison))
     if args.json:
-        args.json.write_text(json.dumps(comparison.to_dict(), indent=1))
+        write_json(args.json, comparison.to_dict(), indent=1)
         print(f"wrote {args.json}")
     if args.plots:
         for path in plot_comparison(comparison, args.plots):

@@ -4,14 +4,13 @@ with --stream, as the running monitor (replayed sessions through the real pipeli
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
 
 from model.checkpoint import load_classifier
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
-from monitor.commands import add_dataset_flags, output_dir, output_file
+from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
                "seizure_on", "seizure_off", "min_on", "sweep", "out")
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
           f"tumor bias {clf.net.config.tumor_bias:g} (stored in the checkpoint)")
     print(report(scores, result))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result, indent=2)
     if args.plots:
         for path in plot_confusions(result, args.plots):
             print(f"wrote {path}")
@@ -171,6 +170,6 @@ def run_stream(args: argparse.Namespace) -> int:
               "policy rerun):")
         print(sweep_table(rows))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result, indent=2)
         print(f"wrote {args.json}")
     return 0

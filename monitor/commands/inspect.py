@@ -4,7 +4,6 @@ how much one prediction depends on where the 120-sample slice falls."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from model.inspect_recording import (
     plot_inspections,
     report,
 )
-from monitor.commands import add_dataset_flags, output_file
+from monitor.commands import add_dataset_flags, output_file, write_json
 
 
 def add_parser(sub) -> None:
@@ -52,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
         "inspect_" + re.sub(r"[^\w.-]", "_", inspections[0].recording.id) + ".png")
     print(f"wrote {plot_inspections(inspections, out)}")
     if args.json:
-        args.json.write_text(json.dumps([ins.to_dict() for ins in inspections], indent=1))
+        write_json(args.json, [ins.to_dict() for ins in inspections], indent=1)
         print(f"wrote {args.json}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,7 @@ from model.evaluate import bias_table
 from model.network import NetConfig, count_parameters
 from model.train import TUMOR_BIAS, TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
-from monitor.commands import add_dataset_flags, output_file
+from monitor.commands import add_dataset_flags, output_file, write_json
 
 
 def add_parser(sub) -> None:
@@ -101,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if result.metrics:
         _print_summary("validation", [result])
     if args.json:
-        args.json.write_text(json.dumps({"validation": result.metrics, "training": training},
-                                        indent=2))
+        write_json(args.json, {"validation": result.metrics, "training": training})
     return 0
 
 
@@ -145,7 +143,7 @@ def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
     summary["tumor_bias"] = cfg.net.tumor_bias
     summary["bias_table"] = _print_bias_table(results, cfg.net.tumor_bias)
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_json(args.json, summary)
     return 0
 
 

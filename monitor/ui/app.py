@@ -76,6 +76,7 @@ def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Name
     if screenshot is not None:
         def shoot() -> None:
             window.banner.flash(False)  # a still shows the alarm colour, not a random phase
+            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             saved["ok"] = window.grab().save(str(screenshot))
             if not saved["ok"]:
                 print(f"seizure-monitor run: error: {screenshot}: cannot write the PNG.",
