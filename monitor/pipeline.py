@@ -313,8 +313,7 @@ class Pipeline:
         t = r.timestamp - (self._t0 or 0.0)
         self.stats["windows"] += 1
         self.stats["infer_ms"] = r.infer_s * 1e3
-        if r.skipped:
-            self.stats["skipped"] += r.skipped
+        self.stats["skipped"] = self.worker.skipped_total  # the worker keeps the one count
         if self.stats["skipped"] > self._skipped_reported and t >= self._skip_report_t + 5:
             self._emit_status("skipped_windows", f"{self.stats['skipped']} windows skipped so "
                                                  "far to stay real time", t)
@@ -441,7 +440,7 @@ class Pipeline:
             self.source.close()  # inlets before the sinks' outlets
         except Exception:
             log.exception("closing the source failed")
-        if self.worker is not None:  # windows skipped just before the end reach no result
+        if self.worker is not None:  # windows skipped after the last result count too
             self.stats["skipped"] = self.worker.skipped_total
         last.append(StatusEvent(self._now_t(), "stopped",
                                 f"{self.stats['windows']} windows classified, "

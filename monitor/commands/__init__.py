@@ -47,5 +47,7 @@ def _check_folder(folder: Path) -> None:
 
 
 def write_json(path: Path, obj: object, indent: int = 2) -> None:
+    """The commands' JSON output; the folder is made here, only once there is something to
+    write (the flag was checked when parsed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=indent))
