@@ -18,8 +18,9 @@ from model.evaluate import RecordingScores, predict_recordings, score
 from model.network import NetConfig, SeizureNet
 from model.windows import random_windows, sliding_windows
 
-#: Tumor-against-normal log-odds shift applied at inference, chosen by grouped CV
-#: (``train --folds 5`` prints the table it was read from).
+#: Tumor-against-normal log-odds shift applied at inference, read from the out-of-fold windows
+#: of fixed 30-epoch grouped folds (README, "Decision rule"); ``train --folds 5`` prints the
+#: same table for its early-stopped folds.
 TUMOR_BIAS = 0.5
 
 
@@ -29,9 +30,9 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-2
-    #: 192: each doubling from 48 raised window macro-F1 on every one of five grouped folds
-    #: (README, "What else was tried"); 192 is what fits the 10-minute training budget on
-    #: 2 CPU cores.
+    #: 192: each doubling from 48 raised pooled window macro-F1 on five grouped folds (96 on
+    #: all five, 192 on four; README, "What else was tried"); 192 is what fits the 10-minute
+    #: training budget on 2 CPU cores.
     windows_per_recording: int = 192
     #: the fraction of seizure windows scaled down (log-uniform, to between seizure_scale_min
     #: and 1 times their size) each epoch, so a low-amplitude seizure is told by its shape
