@@ -19,6 +19,10 @@ class NetConfig:
     window: int = 120
     n_classes: int = 3
     conv_channels: tuple[int, int] = (32, 64)
+    #: how many times shorter the front-end makes the sequence (a power of two, 4 or more):
+    #: each halving beyond the two conv blocks' halves the LSTM's steps, which are most of the
+    #: training time.
+    downsample: int = 4
     hidden: int = 64
     bidirectional: bool = True
     spectral: bool = True
@@ -34,6 +38,9 @@ class NetConfig:
     def from_dict(cls, d: dict) -> NetConfig:
         d = dict(d)
         d["conv_channels"] = tuple(d["conv_channels"])
+        # Checkpoints written before the field existed were made with the 4x front-end; the
+        # extra pooling has no weights, so loading them under another default would not fail.
+        d.setdefault("downsample", 4)
         return cls(**d)
 
 
@@ -42,9 +49,10 @@ class SeizureNet(nn.Module):
 
     Three input channels are built from the raw window (see MODEL-NOTES): the globally
     standardised signal (absolute amplitude separates seizures), the window z-scored by itself
-    (shape), and the standardised log of the window's std (its level). Two conv blocks shorten
-    the sequence 4x so the LSTM is cheap; the spectral branch (log power of the tapered FFT and
-    a few time statistics) helps tell set F from set N, which differ mostly in band power.
+    (shape), and the standardised log of the window's std (its level). Two conv blocks and any
+    further pooling shorten the sequence ``downsample`` times so the LSTM is cheap; the
+    spectral branch (log power of the tapered FFT and a few time statistics) helps tell set F
+    from set N, which differ mostly in band power.
     """
 
     def __init__(self, config: NetConfig | None = None):
@@ -57,6 +65,10 @@ class SeizureNet(nn.Module):
         if config.tumor_bias and config.n_classes != 3:
             raise ValueError("tumor_bias needs the three classes seizure, tumor, normal; "
                              f"this network has {config.n_classes}")
+        ds = config.downsample
+        if not isinstance(ds, int) or ds < 4 or ds & (ds - 1) or config.window // ds < 2:
+            raise ValueError(f"downsample must be a power of two from 4 to window/2 "
+                             f"({config.window // 2}), got {ds!r}")
         c1, c2 = config.conv_channels
         # Scaler statistics, filled by set_scaler(); saved with the weights.
         self.register_buffer("scale", torch.tensor([0.0, 1.0, 0.0, 1.0]))
@@ -69,6 +81,7 @@ class SeizureNet(nn.Module):
             nn.BatchNorm1d(c2),
             nn.ReLU(),
             nn.MaxPool1d(2),
+            *[nn.MaxPool1d(2) for _ in range(ds.bit_length() - 3)],
         )
         self.lstm = nn.LSTM(
             c2, config.hidden, batch_first=True, bidirectional=config.bidirectional
@@ -99,7 +112,7 @@ class SeizureNet(nn.Module):
         glob = (x - mean) / std
         shape = (x - w_mean) / w_std
         level = ((log_std - ls_mean) / ls_std).expand_as(x)
-        seq = self.front(torch.stack([glob, shape, level], dim=1))  # (B, C, T/4)
+        seq = self.front(torch.stack([glob, shape, level], dim=1))  # (B, C, T/downsample)
         out, _ = self.lstm(seq.transpose(1, 2))
         feats = [out.mean(dim=1), out.amax(dim=1)]
         if self.spec is not None:

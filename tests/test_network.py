@@ -75,8 +75,29 @@ def test_too_short_window_is_rejected(window: int) -> None:
 
 
 def test_config_round_trips_through_a_dict() -> None:
-    config = NetConfig(conv_channels=(8, 16), hidden=12, spectral=False)
+    config = NetConfig(conv_channels=(8, 16), downsample=16, hidden=12, spectral=False)
     assert NetConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("downsample", [4, 8, 16])
+def test_the_front_end_shortens_the_sequence_by_downsample(downsample: int) -> None:
+    net = SeizureNet(NetConfig(downsample=downsample)).eval()
+    assert net.front(torch.randn(2, 3, 120)).shape == (2, 64, 120 // downsample)
+    assert net(60.0 * torch.randn(2, 120)).shape == (2, 3)
+
+
+def test_a_config_without_downsample_is_the_4x_front_end() -> None:
+    """Checkpoints older than the field were made with the 4x front-end. Its extra pooling has
+    no weights, so a newer default would load them without an error and run them wrong."""
+    old = NetConfig(downsample=8).to_dict()
+    del old["downsample"]
+    assert NetConfig.from_dict(old).downsample == 4
+
+
+@pytest.mark.parametrize("downsample", [2, 6, 128, 8.0])
+def test_a_bad_downsample_is_rejected(downsample) -> None:
+    with pytest.raises(ValueError, match="downsample"):
+        SeizureNet(NetConfig(downsample=downsample))
 
 
 def test_the_tumor_bias_moves_tumor_against_normal_at_inference_only() -> None:
