@@ -101,6 +101,14 @@ def test_folds_cross_validate_by_recording(workdir: Path) -> None:
     assert tumor == sorted(tumor)
 
 
+def test_fixed_epochs_trains_every_epoch_and_scores_the_last(workdir: Path) -> None:
+    ok(cli("train", "--csv", SUBSET, "--folds", 2, "--epochs", 2, "--fixed-epochs", "--quiet",
+           "--json", "fixed.json", "--threads", 1, cwd=workdir))
+    summary = json.loads((workdir / "fixed.json").read_text())
+    assert summary["best_epochs"] == [2, 2]
+    assert all(0 <= f["window"]["macro_f1"] <= 1 for f in summary["folds"])
+
+
 @pytest.mark.parametrize(
     "args, named",
     [

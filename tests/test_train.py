@@ -97,6 +97,24 @@ def test_one_seed_gives_identical_weights_and_restores_the_best_epoch(
     assert rescored == first.metrics
 
 
+def test_fixed_epochs_scores_the_last_epoch_of_the_same_training_as_all(
+    recordings: list[Recording],
+) -> None:
+    """Without early stopping, validation only scores: the weights are those of training
+    without validation recordings (how --all trains the shipped model)."""
+    train_recs, val_recs = per_set(recordings, 1), per_set(recordings, 1, skip=1)
+    cfg = TrainConfig(epochs=3, seed=7, windows_per_recording=16, batch_size=32, threads=1,
+                      early_stopping=False)
+    fixed = train(train_recs, val_recs, cfg, progress=False)
+    blind = train(train_recs, None, cfg, progress=False)
+    a, b = fixed.net.state_dict(), blind.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert fixed.best_epoch == len(fixed.history) == 3
+    assert not any("val_macro_f1" in h for h in fixed.history)
+    assert [s.recording.id for s in fixed.scores] == [r.id for r in val_recs]
+    assert fixed.metrics == score(predict_recordings(predictor(blind.net), val_recs))
+
+
 def test_short_training_beats_chance_on_held_out_recordings(
     recordings: list[Recording],
 ) -> None:

@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
     p.add_argument("--folds", type=int, default=0,
                    help="grouped K-fold cross-validation of the recipe instead of one model")
     p.add_argument("--seeds", type=int, default=1, help="with --folds: seeds per fold")
+    p.add_argument("--fixed-epochs", action="store_true",
+                   help="no early stopping: train exactly --epochs epochs and score the last, "
+                   "as --all trains the shipped model (with --folds or a validation split)")
     p.add_argument("--json", type=output_file, help="write the validation / CV figures as JSON")
     p.add_argument("--plot", type=output_file, help="training-curve PNG (default: next to --out)")
     p.add_argument("--tumor-bias", type=float, default=TUMOR_BIAS,
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     recordings = read_recordings(args.csv, args.bonn)
     _check_enough(recordings, args)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
+                      early_stopping=not args.fixed_epochs,
                       net=NetConfig(tumor_bias=args.tumor_bias))
     if args.folds:
         return _cross_validate(recordings, cfg, args)
@@ -137,7 +141,8 @@ def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
             m = results[-1].metrics
             print(f"  window macro-F1 {m['window']['macro_f1']:.3f}, smoothed "
                   f"{m['smoothed_5s']['macro_f1']:.3f}, recording accuracy "
-                  f"{m['recording']['accuracy']:.3f}, best epoch {results[-1].best_epoch}",
+                  f"{m['recording']['accuracy']:.3f}, "
+                  f"{'best epoch' if cfg.early_stopping else 'epochs'} {results[-1].best_epoch}",
                   flush=True)
     summary = _print_summary(f"{args.folds}-fold grouped CV x {args.seeds} seed(s)", results)
     summary["tumor_bias"] = cfg.net.tumor_bias
