@@ -38,7 +38,7 @@ class ClassRule:
 @dataclass(frozen=True)
 class AlertSettings:
     # Chosen with `evaluate --stream --sweep` in an earlier round (README, "Detection") and
-    # kept: with the current model they find every held-out seizure within 3.01 s with no
+    # kept: with the current model they find every held-out seizure within 2.81 s with no
     # false alert in 1 h, between the sweep's fastest and its lowest-maximum settings.
     seizure: ClassRule = field(default_factory=lambda: ClassRule(0.5, 0.35, 0.5, 3.0))
     tumor: ClassRule = field(default_factory=lambda: ClassRule(0.6, 0.45, 5.0, 5.0))
