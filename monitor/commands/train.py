@@ -100,12 +100,17 @@ def run(args: argparse.Namespace) -> int:
     plot_history(result.history, plot, title=f"{args.out.name}")
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
           f"{count_parameters(result.net)} parameters), curve {plot}; "
-          f"best epoch {result.best_epoch}, {result.seconds:.0f} s")
+          f"{_epoch_label(cfg, val_recs)} {result.best_epoch}, {result.seconds:.0f} s")
     if result.metrics:
         _print_summary("validation", [result])
     if args.json:
         write_json(args.json, {"validation": result.metrics, "training": training})
     return 0
+
+
+def _epoch_label(cfg: TrainConfig, val_recs) -> str:
+    """What ``TrainResult.best_epoch`` counts: a chosen epoch only when early stopping ran."""
+    return "best epoch" if val_recs and cfg.early_stopping else "epochs"
 
 
 def _check_enough(recordings, args) -> None:
@@ -142,7 +147,7 @@ def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
             print(f"  window macro-F1 {m['window']['macro_f1']:.3f}, smoothed "
                   f"{m['smoothed_5s']['macro_f1']:.3f}, recording accuracy "
                   f"{m['recording']['accuracy']:.3f}, "
-                  f"{'best epoch' if cfg.early_stopping else 'epochs'} {results[-1].best_epoch}",
+                  f"{_epoch_label(cfg, va)} {results[-1].best_epoch}",
                   flush=True)
     summary = _print_summary(f"{args.folds}-fold grouped CV x {args.seeds} seed(s)", results)
     summary["tumor_bias"] = cfg.net.tumor_bias
