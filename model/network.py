@@ -27,7 +27,10 @@ class NetConfig:
     hidden: int = 64
     bidirectional: bool = True
     spectral: bool = True
-    dropout: float = 0.3
+    #: 0.1 with weight decay 1e-3 (TrainConfig): less regularisation than 0.3 and 1e-2 raised
+    #: pooled 5 s smoothed macro-F1 from .905 to .913 and recording accuracy from .923 to .940
+    #: over ten grouped folds of two seeds (README, "What else was tried").
+    dropout: float = 0.1
     #: Log-odds added to tumor against normal at inference (chosen by grouped CV), see
     #: shift_tumor_odds; 0 while training.
     tumor_bias: float = 0.0
