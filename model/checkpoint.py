@@ -88,6 +88,15 @@ def save_checkpoint(
         raise
 
 
+def pick_device(name: str) -> str:
+    """"auto" -> "cuda" where torch sees a GPU, else "cpu"; "cuda" without one is refused."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device.")
+    return name
+
+
 def shipped_checkpoint() -> Path:
     return Path(str(importlib.resources.files("assets") / SHIPPED_NAME))
 

@@ -49,6 +49,9 @@ class TrainConfig:
     early_stopping: bool = True
     seed: int = 0
     threads: int = 2
+    #: "cpu" or "cuda": where the network trains; the checkpoint is the same either way (the
+    #: weights come back to the CPU), only the arithmetic's rounding differs.
+    device: str = "cpu"
     net: NetConfig = field(default_factory=lambda: NetConfig(tumor_bias=TUMOR_BIAS))
 
 
@@ -86,11 +89,14 @@ def fit_scaler(net: SeizureNet, recordings: list[Recording]) -> None:
 
 
 def predictor(net: nn.Module, batch: int = 2048):
-    """A predict_proba for a bare network (no Classifier around it), batched."""
+    """A predict_proba for a bare network (no Classifier around it), batched, on the device
+    its weights are on."""
+    device = next(net.parameters()).device
+
     @torch.inference_mode()
     def predict(x: np.ndarray) -> np.ndarray:
-        out = [torch.softmax(net(torch.from_numpy(np.ascontiguousarray(x[i:i + batch],
-                                                                       dtype=np.float32))), 1)
+        out = [torch.softmax(net(torch.from_numpy(np.ascontiguousarray(
+            x[i:i + batch], dtype=np.float32)).to(device)), 1).cpu()
                for i in range(0, len(x), batch)]
         return torch.cat(out).numpy() if out else np.empty((0, 3), np.float32)
     return predict
@@ -101,9 +107,10 @@ def run_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, x: np.ndarray, 
     """One pass over the windows in a random order; mean cross-entropy and accuracy."""
     loss_fn = nn.CrossEntropyLoss()
     order = rng.permutation(len(x))
-    x_t, y_t = torch.from_numpy(x[order]), torch.from_numpy(y[order])
+    device = next(net.parameters()).device  # one copy of the epoch's windows, not per batch
+    x_t, y_t = torch.from_numpy(x[order]).to(device), torch.from_numpy(y[order]).to(device)
     net.train()
-    total, correct = 0.0, 0
+    total, correct = torch.zeros((), device=device), torch.zeros((), device=device)
     for i in range(0, len(x_t), batch_size):
         xb, yb = x_t[i : i + batch_size], y_t[i : i + batch_size]
         logits = net(xb)
@@ -113,9 +120,10 @@ def run_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, x: np.ndarray, 
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
-        total += loss.item() * len(xb)
-        correct += int((logits.argmax(1) == yb).sum())
-    return total / len(x_t), correct / len(x_t)
+        # Summed on the device: a .item() per batch would wait for the GPU every step.
+        total += loss.detach() * len(xb)
+        correct += (logits.argmax(1) == yb).sum()
+    return float(total) / len(x_t), float(correct) / len(x_t)
 
 
 def train(
@@ -132,6 +140,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     net = SeizureNet(cfg.net)
     fit_scaler(net, train_recs)
+    net.to(cfg.device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(train_recs) * cfg.windows_per_recording // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -179,6 +188,7 @@ def train(
         best_epoch, result = len(history), score(scores)
     else:
         best_epoch, result, scores = len(history), {}, []
+    net.cpu()
     return TrainResult(net, history, best_epoch, result, time.perf_counter() - start, scores)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pylsl
 import torch
 
-from model.checkpoint import Classifier, load_classifier
+from model.checkpoint import Classifier, load_classifier, pick_device
 from model.data import CLASSES
 from monitor.alerts import AlertPolicy
 from monitor.buffer import RingBuffer
@@ -36,7 +36,7 @@ from monitor.sources import (
     SourceInfo,
     SourceInterrupted,
 )
-from monitor.worker import InferenceWorker, WindowResult, pick_device
+from monitor.worker import InferenceWorker, WindowResult
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from model.checkpoint import Classifier
 from monitor.buffer import RingBuffer, Window
@@ -24,14 +23,6 @@ class WindowResult:
     segment: int
     skipped: int  # windows skipped (worker behind) since the previous result
     infer_s: float
-
-
-def pick_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device.")
-    return name
 
 
 class InferenceWorker:

@@ -107,6 +107,17 @@ def test_fixed_epochs_trains_every_epoch_and_scores_the_last(workdir: Path) -> N
     summary = json.loads((workdir / "fixed.json").read_text())
     assert summary["best_epochs"] == [2, 2]
     assert all(0 <= f["window"]["macro_f1"] <= 1 for f in summary["folds"])
+    # The same folds two at a time, each in a process of its own, train the same models; the
+    # saved fold models carry the recordings they never saw.
+    ok(cli("train", "--csv", SUBSET, "--folds", 2, "--epochs", 2, "--fixed-epochs", "--quiet",
+           "--json", "jobs.json", "--threads", 1, "--jobs", 2, "--save-folds", "folds",
+           cwd=workdir))
+    jobs = json.loads((workdir / "jobs.json").read_text())
+    assert jobs["folds"] == summary["folds"] and jobs["jobs"] == 2
+    saved = sorted((workdir / "folds").glob("*.pt"))
+    assert [p.name for p in saved] == ["fold-seed0-1of2.pt", "fold-seed0-2of2.pt"]
+    held = [set(load_classifier(p).meta["training"]["validation_ids"]) for p in saved]
+    assert len(held[0]) == len(held[1]) == 20 and not held[0] & held[1]
 
 
 @pytest.mark.parametrize(
@@ -121,6 +132,8 @@ def test_fixed_epochs_trains_every_epoch_and_scores_the_last(workdir: Path) -> N
         pytest.param(("train", "--csv", SUBSET, "--seeds", 0), "--seeds", id="train seeds 0"),
         pytest.param(("train", "--csv", SUBSET, "--threads", 0), "--threads",
                      id="train threads 0"),
+        pytest.param(("train", "--csv", SUBSET, "--jobs", 2), "--jobs",
+                     id="train jobs without folds"),
         pytest.param(("evaluate", "--checkpoint", "corrupt.pt", "--csv", SUBSET), "corrupt.pt",
                      id="evaluate corrupt checkpoint"),
     ],

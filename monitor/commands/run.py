@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from model.checkpoint import pick_device
 from model.data import read_eeg_file, read_recordings
 from monitor.commands import output_file
 from monitor.pipeline import Pipeline
@@ -19,7 +20,6 @@ from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
 from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import LSLSource, ReplaySource, Source
 from monitor.ui import has_screen
-from monitor.worker import pick_device
 from replay.scenario import build_scenario, parse_classes
 
 DEMO_SCENARIO = "normal,tumor,normal,seizure,normal"

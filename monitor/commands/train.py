@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from model.checkpoint import data_fingerprint, save_checkpoint
+from model.checkpoint import data_fingerprint, pick_device, save_checkpoint
 from model.data import BONN_RATE, CLASSES, read_recordings
 from model.evaluate import bias_table
 from model.network import NetConfig, count_parameters
 from model.train import TUMOR_BIAS, TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
-from monitor.commands import add_dataset_flags, output_file, write_json
+from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
 
 
 def add_parser(sub) -> None:
@@ -47,6 +51,14 @@ def add_parser(sub) -> None:
                    "value chosen by grouped CV; --folds prints the table)")
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch CPU threads (1 is faster on a busy machine)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                   help="where to train (default cpu, the reference; auto: cuda if present)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="with --folds: folds trained at once, each in a process of its own "
+                   "(default 1; on a GPU several share it)")
+    p.add_argument("--save-folds", type=output_dir, metavar="DIR",
+                   help="with --folds: save every fold's model in DIR with the ids of the "
+                   "recordings it never saw (for evaluate --stream --folds DIR)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -62,13 +74,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tumor-bias must be a finite number, got {args.tumor_bias}.")
     if not 0 < args.val_fraction < 1:
         raise UsageError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}.")
-    for flag, value in (("--seeds", args.seeds), ("--threads", args.threads)):
+    for flag, value in (("--seeds", args.seeds), ("--threads", args.threads),
+                        ("--jobs", args.jobs)):
         if value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}.")
+    if not args.folds and (args.jobs > 1 or args.save_folds):
+        raise UsageError("--jobs and --save-folds apply with --folds.")
+    try:
+        device = pick_device(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     recordings = read_recordings(args.csv, args.bonn)
     _check_enough(recordings, args)
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
-                      early_stopping=not args.fixed_epochs,
+                      early_stopping=not args.fixed_epochs, device=device,
                       net=NetConfig(tumor_bias=args.tumor_bias))
     if args.folds:
         return _cross_validate(recordings, cfg, args)
@@ -82,6 +101,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(train_recs)} training recordings"
           + (f", {len(val_recs)} validation recordings" if val_recs else " (all of them)"))
     result = train(train_recs, val_recs, cfg, progress=not args.quiet)
+    training = _save(args.out, result, cfg, train_recs, val_recs, args)
+    plot = args.plot or args.out.with_suffix(".png")
+    plot_history(result.history, plot, title=f"{args.out.name}")
+    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
+          f"{count_parameters(result.net)} parameters), curve {plot}; "
+          f"{_epoch_label(cfg, val_recs)} {result.best_epoch}, {result.seconds:.0f} s")
+    if result.metrics:
+        _print_summary("validation", [result])
+    if args.json:
+        write_json(args.json, {"validation": result.metrics, "training": training})
+    return 0
+
+
+def _save(path: Path, result: TrainResult, cfg: TrainConfig, train_recs, val_recs,
+          args: argparse.Namespace) -> dict:
+    """The checkpoint, with how it was trained and the recordings it never saw."""
     training = {
         "config": config_dict(cfg),
         "recordings": len(train_recs),
@@ -93,19 +128,10 @@ def run(args: argparse.Namespace) -> int:
     }
     # The Kaggle rows are the Bonn samples: the model learns 173.61 Hz signals either way.
     save_checkpoint(
-        args.out, result.net, sample_rate=BONN_RATE,
+        path, result.net, sample_rate=BONN_RATE,
         fingerprint=data_fingerprint(train_recs), metrics=result.metrics, training=training,
     )
-    plot = args.plot or args.out.with_suffix(".png")
-    plot_history(result.history, plot, title=f"{args.out.name}")
-    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
-          f"{count_parameters(result.net)} parameters), curve {plot}; "
-          f"{_epoch_label(cfg, val_recs)} {result.best_epoch}, {result.seconds:.0f} s")
-    if result.metrics:
-        _print_summary("validation", [result])
-    if args.json:
-        write_json(args.json, {"validation": result.metrics, "training": training})
-    return 0
+    return training
 
 
 def _epoch_label(cfg: TrainConfig, val_recs) -> str:
@@ -135,26 +161,54 @@ def _check_enough(recordings, args) -> None:
 
 
 def _cross_validate(recordings, cfg: TrainConfig, args) -> int:
-    results: list[TrainResult] = []
-    for seed in range(args.seed, args.seed + args.seeds):
-        for k, (tr, va) in enumerate(grouped_folds(recordings, args.folds, seed)):
-            assert not {r.id for r in tr} & {r.id for r in va}
-            print(f"fold {k + 1}/{args.folds}, seed {seed}: "
-                  f"{len(tr)} train / {len(va)} validation recordings")
-            fold_cfg = TrainConfig(**{**cfg.__dict__, "seed": seed})
-            results.append(train(tr, va, fold_cfg, progress=not args.quiet))
-            m = results[-1].metrics
-            print(f"  window macro-F1 {m['window']['macro_f1']:.3f}, smoothed "
-                  f"{m['smoothed_5s']['macro_f1']:.3f}, recording accuracy "
-                  f"{m['recording']['accuracy']:.3f}, "
-                  f"{_epoch_label(cfg, va)} {results[-1].best_epoch}",
-                  flush=True)
+    folds = [(seed, k, tr, va) for seed in range(args.seed, args.seed + args.seeds)
+             for k, (tr, va) in enumerate(grouped_folds(recordings, args.folds, seed))]
+    for _, _, tr, va in folds:
+        assert not {r.id for r in tr} & {r.id for r in va}
+    configs = [replace(cfg, seed=seed) for seed, *_ in folds]
+    started = time.perf_counter()
+    if args.jobs > 1:
+        # Spawned, not forked: a forked child cannot use CUDA, nor a torch thread pool the
+        # parent has started.
+        with ProcessPoolExecutor(min(args.jobs, len(folds)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(train, tr, va, c, False)
+                       for (_, _, tr, va), c in zip(folds, configs, strict=True)]
+            runs = (f.result() for f in futures)
+            results = _report_folds(folds, runs, cfg, args)
+    else:
+        runs = (train(tr, va, c, progress=not args.quiet)
+                for (_, _, tr, va), c in zip(folds, configs, strict=True))
+        results = _report_folds(folds, runs, cfg, args)
+    wall = time.perf_counter() - started
+    print(f"\n{len(results)} folds in {wall:.0f} s wall on {cfg.device} ({args.jobs} at once)")
     summary = _print_summary(f"{args.folds}-fold grouped CV x {args.seeds} seed(s)", results)
+    summary["wall_seconds"] = round(wall, 1)
+    summary["device"] = cfg.device
+    summary["jobs"] = args.jobs
     summary["tumor_bias"] = cfg.net.tumor_bias
     summary["bias_table"] = _print_bias_table(results, cfg.net.tumor_bias)
     if args.json:
         write_json(args.json, summary)
     return 0
+
+
+def _report_folds(folds, runs, cfg: TrainConfig, args) -> list[TrainResult]:
+    """Print each fold's figures as it ends (and save its model with --save-folds)."""
+    results = []
+    for (seed, k, tr, va), result in zip(folds, runs, strict=True):
+        print(f"fold {k + 1}/{args.folds}, seed {seed}: {len(tr)} train / {len(va)} "
+              "validation recordings")
+        m = result.metrics
+        print(f"  window macro-F1 {m['window']['macro_f1']:.3f}, smoothed "
+              f"{m['smoothed_5s']['macro_f1']:.3f}, recording accuracy "
+              f"{m['recording']['accuracy']:.3f}, {_epoch_label(cfg, va)} "
+              f"{result.best_epoch}, {result.seconds:.0f} s", flush=True)
+        if args.save_folds:
+            path = args.save_folds / f"fold-seed{seed}-{k + 1}of{args.folds}.pt"
+            _save(path, result, replace(cfg, seed=seed), tr, va, args)
+        results.append(result)
+    return results
 
 
 def _print_bias_table(results: list[TrainResult], bias: float) -> list[dict]:
