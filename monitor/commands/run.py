@@ -20,6 +20,7 @@ from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
 from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import LSLSource, ReplaySource, Source
 from monitor.ui import has_screen
+from monitor.ui.qt_platform import NoWindowError, prepare_window
 from replay.scenario import build_scenario, parse_classes
 
 DEMO_SCENARIO = "normal,tumor,normal,seizure,normal"
@@ -64,6 +65,8 @@ def add_parser(sub) -> None:
     add_source_flags(p)
     m = p.add_argument_group("monitor")
     m.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    m.add_argument("--window", action="store_true", help="the dashboard or an error (exit 2) "
+                   "where no window can open; by default the monitor falls back to headless")
     m.add_argument("--duration", type=float, help="stop after this many wall-clock seconds")
     m.add_argument("--events", type=Path, help="append alerts and status events (JSONL)")
     m.add_argument("--checkpoint", type=Path, help="model checkpoint (default: shipped)")
@@ -171,11 +174,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     source = source_from_args(args)
-    if not args.headless and args.screenshot is None and not has_screen():
+    if args.window and args.headless:
+        raise UsageError("give --window or --headless, not both.")
+    if not args.headless and args.screenshot is None and not args.window and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
               file=sys.stderr)
         args.headless = True
+    if not args.headless:
+        try:  # Qt aborts the process when its platform cannot load: find out before it starts
+            args.headless, note = prepare_window(args.window, args.screenshot is not None)
+        except NoWindowError as exc:
+            raise UsageError(str(exc)) from None
+        if note:
+            print(f"seizure-monitor run: {note}", file=sys.stderr)
     if not args.headless:
         from monitor.ui.app import run_dashboard
 
