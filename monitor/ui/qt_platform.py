@@ -194,8 +194,9 @@ def start_error(spec: str, env: Mapping[str, str]) -> str:
     said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
     if not said:
         return f"Qt exited with status {proc.returncode}"
-    # "qt.qpa.xcb: could not connect to display :5" -> "could not connect to display :5"
-    return re.sub(r"^qt\.[\w.]+:\s*", "", said[0])
+    # "qt.qpa.xcb: could not connect to display :5" -> "could not connect to display :5"; the
+    # message ends the sentence, so Qt's own full stop goes.
+    return re.sub(r"^qt\.[\w.]+:\s*", "", said[0]).rstrip(". ")
 
 
 class NoWindowError(ValueError):
