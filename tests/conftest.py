@@ -1,17 +1,25 @@
-"""Shared fixtures."""
+"""Shared fixtures: the test subset's recordings and a trained checkpoint. Plain helpers the
+tests import are in helpers.py.
+
+Test files are named after the module they test: tests/test_<path>.py tests the module <path>
+below its top-level package (monitor, model or replay; their module names do not collide), dots
+as underscores: test_measure_scoring.py tests monitor/measure/scoring.py, test_lsl.py
+replay/lsl.py. Tests that run a subcommand (through ``main()`` or a subprocess) are named after
+the command's module, test_commands_<name>.py. Tests that cross the whole monitor keep a
+descriptive name, said in their docstring.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
+from helpers import SUBSET
 
 
 @pytest.fixture(scope="module")
 def recordings():
-    """The 40 real recordings of the test subset (a module may define its own instead)."""
+    """The 40 real recordings of the test subset."""
     from model.data import read_kaggle_csv
 
     return read_kaggle_csv(SUBSET)
