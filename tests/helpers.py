@@ -31,6 +31,10 @@ DATA = Path(__file__).parent / "data"
 SUBSET = DATA / "bonn_subset.csv"
 #: the model's window, in samples
 WINDOW = 120
+#: the levels every evaluation reports figures for (model/evaluate.py)
+LEVELS = ("window", "smoothed_5s", "recording")
+#: how every PNG file begins
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def unique(prefix: str) -> str:
@@ -87,6 +91,15 @@ def counter_scenario(n: int = 500, rate: float = 250.0, borders=None) -> Scenari
         for s in segments
     ])
     return Scenario(np.stack([counter, -counter]), truth, rate, ("Fz", "Cz"), segments)
+
+
+def class_scenario(classes: list[str], seconds: float = 10.0, rate: float = 10.0) -> Scenario:
+    """A flat scenario of one recording per class named, ``seconds`` each: for scoring, where
+    only the truth counts."""
+    n = int(seconds * rate)
+    segs = tuple(Segment(k * n, (k + 1) * n, f"r{k}", c) for k, c in enumerate(classes))
+    truth = np.concatenate([np.full(n, CLASSES.index(c), np.int8) for c in classes])
+    return Scenario(np.zeros((1, len(truth)), np.float32), truth, rate, ("EEG",), segs)
 
 
 def probs(seizure: float | list[float], tumor: float = 0.0) -> np.ndarray:
