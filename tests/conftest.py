@@ -1,17 +1,25 @@
-"""Shared fixtures."""
+"""Shared fixtures: the test subset's recordings and a trained checkpoint. Plain helpers the
+tests import are in helpers.py.
+
+Test files are named after the module they test: tests/test_<path>.py tests the module <path>
+below its top-level package (monitor, model or replay; their module names do not collide), dots
+as underscores: test_measure_scoring.py tests monitor/measure/scoring.py, test_lsl.py
+replay/lsl.py. Tests that run a subcommand (through ``main()`` or a subprocess) are named after
+the command's module, test_commands_<name>.py. Tests that cross the whole monitor keep a
+descriptive name, said in their docstring.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
+from helpers import SUBSET
 
 
 @pytest.fixture(scope="module")
 def recordings():
-    """The 40 real recordings of the test subset (a module may define its own instead)."""
+    """The 40 real recordings of the test subset."""
     from model.data import read_kaggle_csv
 
     return read_kaggle_csv(SUBSET)
@@ -45,3 +53,22 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     fingerprint=data_fingerprint(recordings),
                     metrics={"note": "test fixture"}, training={"config": config_dict(cfg)})
     return path
+
+
+@pytest.fixture(scope="session")
+def split_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A checkpoint trained for a few seconds on a grouped split, with its validation ids."""
+    from model.checkpoint import data_fingerprint, save_checkpoint
+    from model.data import BONN_RATE, read_kaggle_csv
+    from model.train import TrainConfig, config_dict, train
+    from model.windows import grouped_split
+
+    train_recs, val_recs = grouped_split(read_kaggle_csv(SUBSET), 0.25, seed=0)
+    cfg = TrainConfig(epochs=1, seed=0, windows_per_recording=16, batch_size=32, threads=1)
+    result = train(train_recs, None, cfg, progress=False)
+    ids = [r.id for r in val_recs]
+    path = tmp_path_factory.mktemp("ckpt") / "split.pt"
+    save_checkpoint(path, result.net, sample_rate=BONN_RATE,
+                    fingerprint=data_fingerprint(train_recs), metrics={},
+                    training={"config": config_dict(cfg), "validation_ids": ids})
+    return path, ids

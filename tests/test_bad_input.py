@@ -3,7 +3,8 @@
 Every bad input to `run --headless` and `replay` gives one line on stderr naming the input
 (and what to do), exit code 2, nothing on stdout and no traceback. The reader-level cases are
 tests/test_data.py's; here they go through ``main()`` as the console command calls it (an
-exception escaping it would be the traceback), and a few through a real subprocess.
+exception escaping it would be the traceback), and a few through a real subprocess. (Named for
+what it covers, not for one module: the same bad input is tried on every command it reaches.)
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,18 +25,21 @@ import mne
 import numpy as np
 import pytest
 import torch
-from test_data import HEADER, MALFORMED, write_csv
-from test_pipeline import counter_outlet, wait_until
+from helpers import (
+    HEADER,
+    MALFORMED,
+    ROOT,
+    SUBSET,
+    cli,
+    cli_argv,
+    counter_outlet,
+    unique,
+    wait_until,
+    write_csv,
+)
 
 from model.checkpoint import weights_hash
 from monitor.cli import main
-
-ROOT = Path(__file__).parent.parent
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def one_line_error(command: str, code: int, out: str, err: str, *named: str) -> str:
@@ -350,11 +352,6 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_none(tmp_path: Pat
 # --- the real command line ---------------------------------------------------------------
 
 
-def cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def test_on_the_real_command_line_too(tmp_path: Path) -> None:
     """A process of its own: no warning or log line from a library reaches stderr, no code
     from the checkpoint runs."""
@@ -405,9 +402,8 @@ def test_two_streams_of_one_name_are_listed_and_refused_unless_one_is_picked(
 
     events = tmp_path / "events.jsonl"
     picked = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--headless", "--lsl", name, "--source-id",
-         sids[1], "--timeout", "30", "--events", str(events), "--checkpoint",
-         str(trained_checkpoint), "--no-predictions"],
+        cli_argv("run", "--headless", "--lsl", name, "--source-id", sids[1], "--timeout", "30",
+                 "--events", events, "--checkpoint", trained_checkpoint, "--no-predictions"),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert outlets[1].wait_for_consumers(60.0), "the monitor did not connect"

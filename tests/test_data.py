@@ -12,6 +12,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from helpers import DATA, HEADER, MALFORMED, SUBSET, csv_row, write_csv
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,43 +27,25 @@ from model.data import (
     read_recordings,
 )
 
-DATA = Path(__file__).parent / "data"
-SUBSET = DATA / "bonn_subset.csv"
 BONN = DATA / "bonn"
-HEADER = "Unnamed," + ",".join(f"X{i}" for i in range(1, CHUNK + 1)) + ",y"
 #: Kaggle y -> (Bonn set, class index): the mapping the whole project relies on.
 EXPECTED = {1: ("S", 0), 2: ("F", 1), 3: ("N", 2), 4: ("O", 2), 5: ("Z", 2)}
-
-
-def row(row_id: str, y: int | str, start: int = 0) -> str:
-    """One CSV row whose samples count up from ``start``, so their order is checkable."""
-    return ",".join([row_id, *map(str, range(start, start + CHUNK)), str(y)])
-
-
-def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
-    path.write_text("\r\n".join([header, *rows]) + "\r\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def subset() -> list[Recording]:
-    return read_kaggle_csv(SUBSET)
 
 
 # --- the Kaggle CSV, real data ---------------------------------------------------------------
 
 
-def test_subset_has_forty_whole_recordings(subset: list[Recording]) -> None:
-    assert len(subset) == 40
-    assert {r.n_samples for r in subset} == {23 * CHUNK}
-    assert all(r.data.shape == (1, 4094) and r.data.dtype == np.float32 for r in subset)
-    assert len({r.id for r in subset}) == 40
-    assert Counter(r.bonn_set for r in subset) == {s: 8 for s, _ in EXPECTED.values()}
+def test_subset_has_forty_whole_recordings(recordings: list[Recording]) -> None:
+    assert len(recordings) == 40
+    assert {r.n_samples for r in recordings} == {23 * CHUNK}
+    assert all(r.data.shape == (1, 4094) and r.data.dtype == np.float32 for r in recordings)
+    assert len({r.id for r in recordings}) == 40
+    assert Counter(r.bonn_set for r in recordings) == {s: 8 for s, _ in EXPECTED.values()}
 
 
-def test_subset_labels_and_chunk_order_match_the_rows(subset: list[Recording]) -> None:
+def test_subset_labels_and_chunk_order_match_the_rows(recordings: list[Recording]) -> None:
     """Row X<c>'s column X<k+1> is sample (c-1)*178+k of its recording, with its y's label."""
-    by_id = {r.id: r for r in subset}
+    by_id = {r.id: r for r in recordings}
     with SUBSET.open(newline="") as f:
         rows = list(csv.reader(f))[1:]
     assert len(rows) == 40 * 23
@@ -84,7 +67,8 @@ def test_subset_labels_and_chunk_order_match_the_rows(subset: list[Recording]) -
 def test_rows_with_unparseable_ids_become_one_second_recordings(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "loose.csv",
-        [row("X1.V1.5", 1), row("chunk-a", 2, 100), row("X2.V1.5", 1, CHUNK), row("X.b", 3)],
+        [csv_row("X1.V1.5", 1), csv_row("chunk-a", 2, 100), csv_row("X2.V1.5", 1, CHUNK),
+         csv_row("X.b", 3)],
     )
     with pytest.warns(UserWarning, match="2 row") as record:
         recordings = read_kaggle_csv(path)
@@ -100,8 +84,8 @@ def test_rows_with_unparseable_ids_become_one_second_recordings(tmp_path: Path) 
 
 def test_missing_chunks_split_a_recording_into_unbroken_runs(tmp_path: Path) -> None:
     chunks = [1, 2, 4, 5, 6]
-    rows = [row(f"X{c}.V7", 5, (c - 1) * CHUNK) for c in reversed(chunks)]
-    path = write_csv(tmp_path / "gaps.csv", [*rows, row("X1.V8", 5)])
+    rows = [csv_row(f"X{c}.V7", 5, (c - 1) * CHUNK) for c in reversed(chunks)]
+    path = write_csv(tmp_path / "gaps.csv", [*rows, csv_row("X1.V8", 5)])
     with pytest.warns(UserWarning, match="1 recording") as record:
         recordings = read_kaggle_csv(path)
     assert len(record) == 1
@@ -113,34 +97,15 @@ def test_missing_chunks_split_a_recording_into_unbroken_runs(tmp_path: Path) -> 
 
 def test_the_same_name_in_two_classes_is_two_recordings(tmp_path: Path) -> None:
     """The name after X<chunk>. identifies a recording only within its y."""
-    path = write_csv(tmp_path / "two.csv", [row("X1.V1", 1), row("X1.V1", 5, 7)])
+    path = write_csv(tmp_path / "two.csv", [csv_row("X1.V1", 1), csv_row("X1.V1", 5, 7)])
     recordings = {r.id: r for r in read_kaggle_csv(path)}
     assert set(recordings) == {"S:V1", "Z:V1"}
     assert recordings["Z:V1"].data[0, 0] == 7
 
 
 def test_a_utf8_bom_before_the_header_is_accepted(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "bom.csv", [row("X1.V1", 2)], header="\ufeff" + HEADER)
+    path = write_csv(tmp_path / "bom.csv", [csv_row("X1.V1", 2)], header="\ufeff" + HEADER)
     assert [r.id for r in read_kaggle_csv(path)] == ["F:V1"]
-
-
-GOOD = row("X1.V1.9", 1)
-MALFORMED = {
-    "wrong header": (HEADER.replace("X7,", "X8,"), [GOOD], "line 1"),
-    "short header": (HEADER.rsplit(",", 1)[0], [GOOD], "line 1"),
-    "short row": (HEADER, [GOOD, GOOD.replace("X1.", "X2.").rsplit(",", 2)[0] + ",1"], "line 3"),
-    "long row": (HEADER, [GOOD, GOOD.replace("X1.", "X2.") + ",4"], "line 3"),
-    "non-numeric cell": (HEADER, [GOOD, GOOD.replace("X1.", "X2.").replace(",5,", ",5a,")],
-                         "line 3, column X6"),
-    "empty cell": (HEADER, [GOOD.replace(",5,", ",,")], "line 2, column X6"),
-    "not finite": (HEADER, [GOOD.replace(",5,", ",nan,")], "line 2, column X6"),
-    # Found by the fuzz test: finite as float64, infinite as the float32 the model sees.
-    "beyond float32": (HEADER, [GOOD.replace(",5,", ",7e94,")], "line 2, column X6"),
-    "label 0": (HEADER, [GOOD[:-1] + "0"], "line 2"),
-    "label 6": (HEADER, [GOOD[:-1] + "6"], "line 2"),
-    "label 1.0": (HEADER, [GOOD[:-1] + "1.0"], "line 2"),
-    "duplicate chunk": (HEADER, [GOOD, row("X2.V1.9", 1), GOOD], "line 4"),
-}
 
 
 @pytest.mark.parametrize("case", MALFORMED)
@@ -180,8 +145,8 @@ def test_read_recordings_needs_exactly_one_source() -> None:
 # --- fuzzing the CSV reader ------------------------------------------------------------------
 
 #: A valid file of 3 rows in the Kaggle layout (two recordings, one with a missing chunk).
-FUZZ_BASE = ("\r\n".join([HEADER, row("X1.V1.4", 1), row("X3.V1.4", 1), row("X2.V2", 4)])
-             + "\r\n").encode()
+FUZZ_BASE = ("\r\n".join([HEADER, csv_row("X1.V1.4", 1), csv_row("X3.V1.4", 1),
+                         csv_row("X2.V2", 4)]) + "\r\n").encode()
 FRAGMENTS = [b",", b"\r\n", b"\n", b"\r", b'"', b"X", b"X1.", b"X0.V", b".", b"-", b"e9",
              b"nan", b"inf", b" ", b"\x00", b"\xff", b"\xef\xbb\xbf", b"7", b"1", b"6", b"y",
              "\u0663".encode(), b"1_0"]

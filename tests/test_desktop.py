@@ -1,6 +1,7 @@
 """The dashboard on a real X server (Xvfb), as a desktop user starts it: Qt's xcb platform, not
 offscreen. And where Qt's platform cannot load or reach its display, one line that says what is
-missing instead of Qt's abort (SIGABRT, a core dump)."""
+missing instead of Qt's abort (SIGABRT, a core dump). (Named for what it covers, the desktop a
+user starts the monitor on, across the command, monitor/ui/qt_platform.py and the window.)"""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT, cli_argv
 
 from monitor.ui import theme
 from monitor.ui.banner import STATES
 from monitor.ui.qt_platform import PlatformCheck, qt_candidates
 
-ROOT = Path(__file__).parent.parent
 #: what a Debian 12 desktop without them shows (issue 25): Qt 6.5+ needs all three
 HIDDEN = ("libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1")
 
@@ -64,10 +65,6 @@ def desktop_env(display: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE")}
     return {**env, "DISPLAY": display}
-
-
-def monitor_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "monitor.cli", "run", *args]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +125,7 @@ def test_dashboard_on_the_x_server_shows_the_seizure_alert(x_display, trained_ch
     env = desktop_env(x_display)
     events, shot = tmp_path / "events.jsonl", tmp_path / "screen.png"
     # The demo raises its seizure alert at about 70 s of stream: 9 s at 8x.
-    proc = subprocess.Popen(monitor_cmd("--window", "--speed", "8", "--duration", "45",
+    proc = subprocess.Popen(cli_argv("run", "--window", "--speed", "8", "--duration", "45",
                                         "--checkpoint", str(trained_checkpoint),
                                         "--events", str(events)),
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -170,7 +167,7 @@ def test_a_display_nobody_serves_falls_back_to_headless_in_one_line(tmp_path):
     number = next(n for n in range(150, 400) if not Path(f"/tmp/.X11-unix/X{n}").exists()
                   and not Path(f"/tmp/.X{n}-lock").exists())
     env = desktop_env(f":{number}")
-    proc = subprocess.run(monitor_cmd("--duration", "1", "--no-predictions"), cwd=ROOT,
+    proc = subprocess.run(cli_argv("run", "--duration", "1", "--no-predictions"), cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     said = [line for line in proc.stderr.splitlines() if line.startswith("seizure-monitor")]
@@ -179,7 +176,7 @@ def test_a_display_nobody_serves_falls_back_to_headless_in_one_line(tmp_path):
     assert '"event": "started"' in proc.stdout  # the monitor ran headless
     # A picture asked for: rendered offscreen instead.
     png = tmp_path / "dashboard.png"
-    proc = subprocess.run(monitor_cmd("--screenshot", str(png), "--duration", "1"), cwd=ROOT,
+    proc = subprocess.run(cli_argv("run", "--screenshot", str(png), "--duration", "1"), cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     said = [line for line in proc.stderr.splitlines() if line.startswith("seizure-monitor")]
@@ -187,7 +184,7 @@ def test_a_display_nobody_serves_falls_back_to_headless_in_one_line(tmp_path):
                     f"to display :{number}. The picture is rendered offscreen."], proc.stderr
     assert screen_pixels(png).shape == (1000, 1600)
     # Asked for a window explicitly: an error, exit 2, still one line and no abort.
-    proc = subprocess.run(monitor_cmd("--window", "--duration", "1"), cwd=ROOT, env=env,
+    proc = subprocess.run(cli_argv("run", "--window", "--duration", "1"), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
@@ -231,7 +228,7 @@ def test_missing_xcb_libraries_named_with_the_install_command_instead_of_an_abor
     assert qt.returncode == -signal.SIGABRT, qt.stderr
     assert 'Could not load the Qt platform plugin "xcb"' in qt.stderr
 
-    proc = hide_libraries(monitor_cmd("--duration", "1", "--no-predictions"), env)
+    proc = hide_libraries(cli_argv("run", "--duration", "1", "--no-predictions"), env)
     assert proc.returncode == 0, proc.stderr
     said = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(said) == 1, proc.stderr
@@ -246,7 +243,7 @@ def test_missing_xcb_libraries_named_with_the_install_command_instead_of_an_abor
     assert '"event": "started"' in proc.stdout
 
     # A window asked for (QT_QPA_PLATFORM=xcb): exit 2 with the same line as an error.
-    proc = hide_libraries(monitor_cmd("--duration", "1"), {**env, "QT_QPA_PLATFORM": "xcb"})
+    proc = hide_libraries(cli_argv("run", "--duration", "1"), {**env, "QT_QPA_PLATFORM": "xcb"})
     assert proc.returncode == 2, proc.stderr
     assert [s for s in proc.stderr.splitlines() if s.strip()] == [
         line.replace("seizure-monitor run: ", "seizure-monitor run: error: ")
@@ -260,7 +257,7 @@ def test_on_a_wayland_session_without_the_wayland_platform_the_window_opens_on_x
     # then xcb, ends on xcb; the user is told why in one line.
     env = {**desktop_env(x_display), "XDG_SESSION_TYPE": "wayland",
            "WAYLAND_DISPLAY": f"no-such-wayland-{os.getpid()}"}
-    proc = subprocess.run(monitor_cmd("--duration", "2", "--checkpoint", str(trained_checkpoint)),
+    proc = subprocess.run(cli_argv("run", "--duration", "2", "--checkpoint", trained_checkpoint),
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     said = [line for line in proc.stderr.splitlines() if line.startswith("seizure-monitor")]

@@ -1,6 +1,7 @@
 """Stream faults through the real pipeline: a producer that vanishes, returns, or returns
 changed; timestamps that jump; a wrong declared rate; bad samples; a failing worker or sink; a
-worker too slow for the stream.
+worker too slow for the stream. (Named for what it covers, not for one module: each fault
+crosses the source, stream health, worker, decision and sinks.)
 
 Real LSL outlets on loopback (a unique name and source_id per test) carry a sample counter next
 to a real recording, so a lost or repeated sample fails a test; the headless cases run the
@@ -16,20 +17,24 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pylsl
 import pytest
-from test_pipeline import (
+from helpers import (
+    ROOT,
+    SUBSET,
     WINDOW,
     Collector,
+    by_set,
+    cli_argv,
     counter_outlet,
     lsl_pipeline,
     push,
-    seizure_recording,
+    push_in_step,
+    unique,
     wait_until,
 )
 
@@ -42,32 +47,6 @@ from monitor.settings import AlertSettings, ClassRule, MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
 from monitor.sources import LSLSource, ReplaySource
 from replay.scenario import Scenario, Segment
-
-ROOT = Path(__file__).parent.parent
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def by_set(recordings: list[Recording], bonn_set: str, k: int = 0) -> np.ndarray:
-    return [r for r in recordings if r.bonn_set == bonn_set][k].data[0]
-
-
-def push_stamped(pipeline: Pipeline, outlet: pylsl.StreamOutlet, eeg: np.ndarray,
-                 stamps: np.ndarray, start: int, stop: int) -> None:
-    """As test_pipeline.push_in_step, with the given timestamp for every sample: a hop at a
-    time, each once the worker has looked at every window the samples so far complete."""
-    hop = pipeline.worker.hop
-    sent = start
-    while sent < stop:
-        n = min(stop - sent, max(hop, WINDOW - sent))
-        data = np.stack([np.arange(sent, sent + n), eeg[sent:sent + n]], 1).astype(np.float32)
-        outlet.push_chunk(data, stamps[sent:sent + n].tolist())
-        sent += n
-        wait_until(lambda sent=sent: pipeline.buffer.written == sent
-                   and pipeline.worker.next_end > sent, 10.0, f"sample {sent}")
 
 
 def push_paced(outlet: pylsl.StreamOutlet, eeg: np.ndarray, start: int, stop: int,
@@ -91,12 +70,6 @@ def push_paced(outlet: pylsl.StreamOutlet, eeg: np.ndarray, start: int, stop: in
     return sent
 
 
-def stays_false(col: Collector, condition, seconds: float) -> bool:
-    """True if ``condition`` (checked on every report to ``col``) stays false ``seconds``."""
-    with col._cond:
-        return not col._cond.wait_for(condition, seconds)
-
-
 def grid_ends(total: int, hop: int) -> list[int]:
     return list(range(WINDOW, total + 1, hop))
 
@@ -110,7 +83,7 @@ def test_no_alert_from_stale_data_while_lost_and_none_from_before_the_gap(
     """Lost while a seizure alert is pending: nothing is classified or raised while lost, and
     after the gap the alert needs a full minimum duration of new data (the pending onset from
     before the gap is forgotten)."""
-    eeg = seizure_recording(recordings)
+    eeg = by_set(recordings, "S")
     min_on = 2.0
     alerts = AlertSettings(seizure=ClassRule(0.5, 0.35, min_on, 3.0))
     name, sid = unique("stale"), unique("stale-sid")
@@ -124,12 +97,12 @@ def test_no_alert_from_stale_data_while_lost_and_none_from_before_the_gap(
         stamps = t0 + np.arange(len(eeg)) / BONN_RATE
         # Up to the first window over the threshold, then one second more: pending, not raised.
         sent = WINDOW
-        push_stamped(pipeline, outlet, eeg, stamps, 0, sent)
+        push_in_step(pipeline, outlet, eeg, stamps, 0, sent)
         while not any(p.smoothed[0, 0] >= 0.5 for p in col.predictions):
-            push_stamped(pipeline, outlet, eeg, stamps, sent, sent + hop)
+            push_in_step(pipeline, outlet, eeg, stamps, sent, sent + hop)
             sent += hop
         more = sent + int(BONN_RATE)
-        push_stamped(pipeline, outlet, eeg, stamps, sent, more)
+        push_in_step(pipeline, outlet, eeg, stamps, sent, more)
         sent = more
         assert not col.alerts, "raised before the minimum duration"
         n_before = len(col.predictions)
@@ -137,13 +110,13 @@ def test_no_alert_from_stale_data_while_lost_and_none_from_before_the_gap(
         col.wait_for(lambda: col.events("stream_lost"), 10.0, "stream_lost")
         # Longer than the minimum duration passes while lost, and nothing is classified or
         # raised from the samples already there.
-        assert stays_false(col, lambda: len(col.predictions) > n_before or col.alerts, min_on)
+        assert col.stays_false(lambda: len(col.predictions) > n_before or col.alerts, min_on)
         assert pipeline.error is None and not pipeline.done.is_set()
         outlet = counter_outlet(name, sid)
         assert outlet.wait_for_consumers(15.0), "the inlet did not reconnect"
         # The seizure goes on (stamped as if it had never stopped) until the alert.
         while not col.alerts and sent + hop <= len(eeg):
-            push_stamped(pipeline, outlet, eeg, stamps, sent, sent + hop)
+            push_in_step(pipeline, outlet, eeg, stamps, sent, sent + hop)
             sent += hop
         col.wait_for(lambda: col.events("stream_recovered"), 10.0, "stream_recovered")
     finally:
@@ -166,9 +139,8 @@ def test_headless_monitor_keeps_running_while_the_stream_is_lost_and_logs_both_e
     outlet = counter_outlet(name, sid)
     events = tmp_path / "events.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "run", "--headless", "--lsl", name, "--timeout",
-         "30", "--events", str(events), "--checkpoint", str(trained_checkpoint),
-         "--no-predictions"],
+        cli_argv("run", "--headless", "--lsl", name, "--timeout", "30", "--events", events,
+                 "--checkpoint", trained_checkpoint, "--no-predictions"),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def logged(event: str) -> bool:
@@ -215,17 +187,6 @@ def test_headless_monitor_keeps_running_while_the_stream_is_lost_and_logs_both_e
 # --- the producer returns changed ----------------------------------------------------------
 
 
-def outlet_of(name: str, sid: str, n_channels: int, rate: float) -> pylsl.StreamOutlet:
-    info = pylsl.StreamInfo(name, "EEG", n_channels, rate, pylsl.cf_float32, sid)
-    chans = info.desc().append_child("channels")
-    for k in range(n_channels):
-        ch = chans.append_child("channel")
-        ch.append_child_value("label", "counter" if k == 0 else f"EEG{k}")
-        ch.append_child_value("type", "MISC" if k == 0 else "EEG")
-        ch.append_child_value("unit", "count" if k == 0 else "microvolts")
-    return pylsl.StreamOutlet(info)
-
-
 @pytest.mark.parametrize("change", ["channels", "rate"])
 def test_a_producer_back_with_another_shape_is_a_clear_error_not_a_crash(
     classifier: Classifier, recordings: list[Recording], change: str
@@ -233,7 +194,7 @@ def test_a_producer_back_with_another_shape_is_a_clear_error_not_a_crash(
     """liblsl reconnects to the same source_id whatever its shape: with another rate it would
     be read at the old one, with another channel count it would never deliver. The monitor
     refuses it with a sentence naming the stream, and stops cleanly."""
-    eeg = seizure_recording(recordings)
+    eeg = by_set(recordings, "S")
     name, sid = unique(f"changed-{change}"), unique("changed-sid")
     outlet = counter_outlet(name, sid)
     col = Collector()
@@ -245,7 +206,8 @@ def test_a_producer_back_with_another_shape_is_a_clear_error_not_a_crash(
         outlet = None
         col.wait_for(lambda: col.events("stream_lost"), 10.0, "stream_lost")
         n, rate = (3, BONN_RATE) if change == "channels" else (2, 2 * BONN_RATE)
-        outlet = outlet_of(name, sid, n, rate)
+        outlet = counter_outlet(name, sid, rate=rate,
+                                eeg=tuple(f"EEG{k}" for k in range(1, n)))
         # It publishes; whether liblsl connects or not, none of it may be read.
         deadline = time.monotonic() + 10.0
         while not pipeline.done.is_set() and time.monotonic() < deadline:
@@ -272,7 +234,7 @@ def test_a_producer_back_with_another_shape_is_a_clear_error_not_a_crash(
 def test_timestamps_that_jump_warn_and_every_window_is_still_classified_right(
     classifier: Classifier, recordings: list[Recording], jump: float
 ) -> None:
-    eeg = seizure_recording(recordings)
+    eeg = by_set(recordings, "S")
     total = len(eeg)
     name = unique("jump")
     outlet = counter_outlet(name, unique("jump-sid"))
@@ -283,7 +245,7 @@ def test_timestamps_that_jump_warn_and_every_window_is_still_classified_right(
     stamps[total // 2:] += jump
     try:
         assert outlet.wait_for_consumers(5.0)
-        push_stamped(pipeline, outlet, eeg, stamps, 0, total)
+        push_in_step(pipeline, outlet, eeg, stamps, 0, total)
     finally:
         pipeline.stop()
     assert pipeline.wait(10.0) and pipeline.error is None, pipeline.error
@@ -311,7 +273,7 @@ def test_a_declared_rate_far_from_the_measured_one_warns_and_windows_stay_whole(
     measurement (3 s here, 10 s in use), and the windows are still whole windows of
     consecutive samples."""
     monkeypatch.setattr(health_module, "RATE_WINDOW_S", 3.0)
-    eeg = np.tile(seizure_recording(recordings), 2)
+    eeg = np.tile(by_set(recordings, "S"), 2)
     true_rate = 110.0
     name = unique("rate")
     outlet = counter_outlet(name, unique("rate-sid"))
@@ -585,7 +547,7 @@ def test_a_worker_too_slow_for_the_stream_skips_counts_and_reports_and_does_not_
     queueing, so neither its lag nor the process's memory grows."""
     slow = SlowClassifier(classifier.net, classifier.classes, classifier.window,
                           classifier.sample_rate, classifier.meta)
-    eeg = np.tile(seizure_recording(recordings), 2)
+    eeg = np.tile(by_set(recordings, "S"), 2)
     total = int(16 * BONN_RATE)
     name = unique("slow")
     outlet = counter_outlet(name, unique("slow-sid"))

@@ -9,114 +9,30 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
-from pathlib import Path
 
 import numpy as np
 import pylsl
+from helpers import (
+    WINDOW,
+    Collector,
+    by_set,
+    counter_outlet,
+    lsl_pipeline,
+    push,
+    push_in_step,
+    stamps_from,
+    unique,
+    wait_until,
+)
 
 from model.checkpoint import Classifier
 from model.data import BONN_RATE, CLASSES, NOMINAL_RATE, Recording
 from model.network import NetConfig, SeizureNet
-from monitor.alerts import AlertEvent
 from monitor.pipeline import Pipeline, Tap
 from monitor.settings import MonitorSettings
-from monitor.sinks import Prediction, Sink, StatusEvent
+from monitor.sinks import Prediction
 from monitor.sources import LSLSource, ReplaySource
 from replay.scenario import build_scenario
-
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
-WINDOW = 120
-
-
-class Collector(Sink):
-    """Keeps everything the pipeline reports, with the monotonic time it arrived."""
-
-    def __init__(self) -> None:
-        self.predictions: list[Prediction] = []
-        self.alerts: list[AlertEvent] = []
-        self.statuses: list[tuple[float, StatusEvent]] = []
-        self._cond = threading.Condition()
-
-    def prediction(self, p: Prediction) -> None:
-        with self._cond:
-            self.predictions.append(p)
-            self._cond.notify_all()
-
-    def alert(self, ev: AlertEvent) -> None:
-        with self._cond:
-            self.alerts.append(ev)
-            self._cond.notify_all()
-
-    def status(self, ev: StatusEvent) -> None:
-        with self._cond:
-            self.statuses.append((time.monotonic(), ev))
-            self._cond.notify_all()
-
-    def events(self, name: str) -> list[tuple[float, StatusEvent]]:
-        return [(t, ev) for t, ev in self.statuses if ev.event == name]
-
-    def wait_for(self, condition, timeout: float, what: str) -> None:
-        with self._cond:
-            assert self._cond.wait_for(condition, timeout), f"timed out waiting for {what}"
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
-def seizure_recording(recordings: list[Recording]) -> np.ndarray:
-    return next(r for r in recordings if r.bonn_set == "S").data[0]
-
-
-def counter_outlet(name: str, source_id: str, fmt: int = pylsl.cf_float32,
-                   unit: str = "microvolts") -> pylsl.StreamOutlet:
-    """[counter (MISC), EEG] at the Bonn rate."""
-    info = pylsl.StreamInfo(name, "EEG", 2, BONN_RATE, fmt, source_id)
-    chans = info.desc().append_child("channels")
-    for label, ctype, u in (("counter", "MISC", "count"), ("EEG", "EEG", unit)):
-        ch = chans.append_child("channel")
-        ch.append_child_value("label", label)
-        ch.append_child_value("type", ctype)
-        ch.append_child_value("unit", u)
-    return pylsl.StreamOutlet(info)
-
-
-def push(outlet: pylsl.StreamOutlet, eeg: np.ndarray, start: int, stop: int, t0: float,
-         dtype=np.float32, chunk: int = 64) -> None:
-    """Samples [start, stop) with the counter, stamped t0 + i / rate, in chunks."""
-    for a in range(start, stop, chunk):
-        b = min(a + chunk, stop)
-        data = np.stack([np.arange(a, b), eeg[a:b]], axis=1).astype(dtype)
-        outlet.push_chunk(data, (t0 + np.arange(a, b) / BONN_RATE).tolist())
-
-
-def push_in_step(pipeline: Pipeline, outlet: pylsl.StreamOutlet, eeg: np.ndarray, start: int,
-                 stop: int, t0: float, dtype=np.float32) -> None:
-    """Push a hop at a time (a whole window first), each once the worker has looked at every
-    window the samples so far complete: a live stream the worker keeps up with."""
-    hop = pipeline.worker.hop
-    sent = start
-    while sent < stop:
-        n = min(stop - sent, max(hop, WINDOW - sent))
-        push(outlet, eeg, sent, sent + n, t0, dtype, chunk=n)
-        sent += n
-        wait_until(lambda sent=sent: pipeline.buffer.written == sent
-                   and pipeline.worker.next_end > sent, 10.0, f"sample {sent}")
-
-
-def lsl_pipeline(name: str, classifier: Classifier, collector: Collector,
-                 **settings) -> Pipeline:
-    source = LSLSource(name=name, timeout=10.0)
-    pipeline = Pipeline(source, MonitorSettings(device="cpu", **settings), [collector],
-                        classifier)
-    pipeline.start()
-    assert pipeline.ready.wait(15.0)
-    assert pipeline.error is None, pipeline.error
-    return pipeline
 
 
 def window_index(ts: np.ndarray, p: Prediction) -> int:
@@ -128,16 +44,17 @@ def window_index(ts: np.ndarray, p: Prediction) -> int:
 def test_lsl_stream_lost_and_recovered_loses_no_sample_and_no_window_spans_the_gap(
     classifier: Classifier, recordings: list[Recording]
 ) -> None:
-    eeg = seizure_recording(recordings)
+    eeg = by_set(recordings, "S")
     total, half = len(eeg), len(eeg) // 2
-    name, sid = f"pipe-{uuid.uuid4().hex[:10]}", f"pipe-sid-{uuid.uuid4().hex[:10]}"
+    name, sid = unique("pipe"), unique("pipe-sid")
     outlet = counter_outlet(name, sid)
     col = Collector()
     pipeline = lsl_pipeline(name, classifier, col)
     try:
         assert outlet.wait_for_consumers(5.0)
         # A device that was recording before we connected.
-        push_in_step(pipeline, outlet, eeg, 0, half, pylsl.local_clock() - 60.0)
+        push_in_step(pipeline, outlet, eeg, stamps_from(pylsl.local_clock() - 60.0, total), 0,
+                     half)
         outlet = None  # the device goes away
         gone = time.monotonic()
         col.wait_for(lambda: col.events("stream_lost"), 10.0, "stream_lost")
@@ -149,8 +66,8 @@ def test_lsl_stream_lost_and_recovered_loses_no_sample_and_no_window_spans_the_g
         # It comes back with the same source_id (a restarted amplifier driver) and goes on.
         outlet = counter_outlet(name, sid)
         assert outlet.wait_for_consumers(15.0), "the inlet did not reconnect"
-        push_in_step(pipeline, outlet, eeg, half, total,
-                     pylsl.local_clock() - half / BONN_RATE)
+        push_in_step(pipeline, outlet, eeg,
+                     stamps_from(pylsl.local_clock() - half / BONN_RATE, total), half, total)
         col.wait_for(lambda: col.events("stream_recovered"), 10.0, "stream_recovered")
     finally:
         pipeline.stop()
@@ -204,9 +121,8 @@ def test_volts_at_the_bonn_rate_give_the_classes_of_dataset_units_at_178_hz(
     [(_, resampling)] = replay.events("resampling")
     assert resampling.detail.startswith("178 Hz -> 173.61 Hz")
 
-    name = f"volts-{uuid.uuid4().hex[:10]}"
-    outlet = counter_outlet(name, f"volts-sid-{uuid.uuid4().hex[:10]}", pylsl.cf_double64,
-                            unit="volts")
+    name = unique("volts")
+    outlet = counter_outlet(name, unique("volts-sid"), pylsl.cf_double64, unit="volts")
     live = Collector()
     pipeline = lsl_pipeline(name, classifier, live)
     hop = pipeline.worker.hop
@@ -214,7 +130,8 @@ def test_volts_at_the_bonn_rate_give_the_classes_of_dataset_units_at_178_hz(
         assert pipeline.info.scale == (1.0, 1e6)
         assert outlet.wait_for_consumers(5.0)
         # Every window classified, as in the lockstep replay.
-        push_in_step(pipeline, outlet, eeg * 1e-6, 0, total, pylsl.local_clock(), np.float64)
+        push_in_step(pipeline, outlet, eeg * 1e-6, stamps_from(pylsl.local_clock(), total), 0,
+                     total, np.float64)
     finally:
         pipeline.stop()
     assert pipeline.wait(10.0) and pipeline.error is None, pipeline.error
@@ -251,10 +168,10 @@ def test_volts_at_the_bonn_rate_give_the_classes_of_dataset_units_at_178_hz(
 def test_a_worker_behind_skips_windows_and_says_so(
     classifier: Classifier, recordings: list[Recording]
 ) -> None:
-    eeg = seizure_recording(recordings)
+    eeg = by_set(recordings, "S")
     total = int(10 * BONN_RATE)
-    name = f"burst-{uuid.uuid4().hex[:10]}"
-    outlet = counter_outlet(name, f"burst-sid-{uuid.uuid4().hex[:10]}")
+    name = unique("burst")
+    outlet = counter_outlet(name, unique("burst-sid"))
     col = Collector()
     # A one-sample hop: no CPU classifies 173 windows a second, one by one, for ever.
     pipeline = lsl_pipeline(name, classifier, col, hop_s=1 / BONN_RATE)
@@ -299,6 +216,33 @@ def test_a_failing_worker_stops_the_pipeline_and_reports_the_error(
     assert error.detail.startswith(pipeline.error) and "Traceback" in error.detail
     assert not col.predictions
     pipeline.stop()  # stopping a stopped pipeline is safe
+
+
+class LookingSource(LSLSource):
+    """An LSL source that says when its open() has begun to look for the stream."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.looking = threading.Event()
+
+    def open(self):
+        self.looking.set()
+        return super().open()
+
+
+def test_stopping_the_monitor_while_it_waits_for_a_stream_ends_it_in_a_second() -> None:
+    """Ctrl-C while the stream has not appeared: no 30 s wait for the resolve, no error."""
+    source = LookingSource(name=unique("never-there"), timeout=30.0)
+    pipeline = Pipeline(source, MonitorSettings(device="cpu"), [])
+    pipeline.start()
+    assert source.looking.wait(10.0), "the pipeline did not open its source"
+    # A second of looking, part of what is tested: it does not give up on its own.
+    assert not pipeline.done.wait(1.0), "the pipeline stopped while still looking"
+    start = time.monotonic()
+    pipeline.stop(timeout=0)
+    assert pipeline.wait(3.0), "the resolve ran on after stop()"
+    assert time.monotonic() - start < 2.5
+    assert pipeline.error is None
 
 
 class _Tap(Tap):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import by_set
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
-from model.data import BONN_RATE, NOMINAL_RATE, read_kaggle_csv
+from model.data import BONN_RATE, NOMINAL_RATE, Recording
 from monitor.resample import StreamingResampler, rate_ratio
 
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 #: (source rate, target rate): the Kaggle rate to the Bonn rate, common amplifier rates down,
 #: and a slow source up
 RATE_PAIRS = [(NOMINAL_RATE, BONN_RATE), (256.0, BONN_RATE), (500.0, BONN_RATE),
@@ -21,11 +19,9 @@ RATE_PAIRS = [(NOMINAL_RATE, BONN_RATE), (256.0, BONN_RATE), (500.0, BONN_RATE),
 
 
 @pytest.fixture(scope="module")
-def signal() -> np.ndarray:
+def signal(recordings: list[Recording]) -> np.ndarray:
     """Two real recordings (seizure, normal) as two channels, dataset units."""
-    recs = read_kaggle_csv(SUBSET)
-    pick = [next(r for r in recs if r.bonn_set == s).data[0] for s in ("S", "Z")]
-    return np.stack(pick).astype(np.float64)
+    return np.stack([by_set(recordings, s) for s in ("S", "Z")]).astype(np.float64)
 
 
 def run_chunked(rs: StreamingResampler, x: np.ndarray, sizes: list[int], t0: float = 0.0,

@@ -1,6 +1,7 @@
 """Stopping: SIGKILL loses nothing already reported, SIGINT and SIGTERM stop the headless
 monitor cleanly (exit code 0, the event log ending with "stopped"), and ``stop()`` joins the
-threads and closes the inlet before the monitor's own outlets and the event log."""
+threads and closes the inlet before the monitor's own outlets and the event log. (Named for
+what it covers: stopping crosses the command, the pipeline, the source and the sinks.)"""
 
 from __future__ import annotations
 
@@ -8,35 +9,39 @@ import json
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pylsl
 import pytest
-from test_pipeline import Collector, counter_outlet, push, seizure_recording, wait_until
+from helpers import (
+    ROOT,
+    SUBSET,
+    Collector,
+    by_set,
+    cli_argv,
+    counter_outlet,
+    push,
+    unique,
+    wait_until,
+)
 
 from model.checkpoint import Classifier
-from model.data import read_kaggle_csv
+from model.data import Recording
 from monitor.pipeline import Pipeline
 from monitor.settings import MonitorSettings
 from monitor.sinks import EventLog, LSLResultSink
 from monitor.sources import LSLSource
-
-ROOT = Path(__file__).parent.parent
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 
 
 class Monitor:
     """The headless monitor in a subprocess, its stdout read line by line as it comes."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "run", "--headless", *args], cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cli_argv("run", "--headless", *args), cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[dict] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -164,19 +169,17 @@ class RecordingOutlets(LSLResultSink):
 
 
 def test_stop_while_the_stream_is_lost_joins_threads_and_closes_inlet_outlets_log_in_order(
-    classifier: Classifier, tmp_path: Path
+    classifier: Classifier, recordings: list[Recording], tmp_path: Path
 ) -> None:
     """Ctrl-C while the amplifier is unplugged: the inlet is recovering inside liblsl, and
     stop() still returns at once, with everything closed, inlet first."""
-    recordings = read_kaggle_csv(SUBSET)
-    eeg = seizure_recording(recordings)
-    name, sid = f"stop-{uuid.uuid4().hex[:10]}", f"stop-sid-{uuid.uuid4().hex[:10]}"
+    eeg = by_set(recordings, "S")
+    name, sid = unique("stop"), unique("stop-sid")
     outlet = counter_outlet(name, sid)
     order: list[str] = []
     col = Collector()
     log = EventLog(tmp_path / "events.jsonl")
-    outlets = RecordingOutlets(order, f"stop-results-{uuid.uuid4().hex[:8]}", 10.0,
-                               f"stop-results-{uuid.uuid4().hex[:8]}")
+    outlets = RecordingOutlets(order, unique("stop-results"), 10.0, unique("stop-results"))
     pipeline = Pipeline(RecordingSource(order, name=name, timeout=10.0),
                         MonitorSettings(device="cpu"), [log, col, outlets], classifier)
     pipeline.start()

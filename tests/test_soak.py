@@ -5,7 +5,8 @@ The stream is a sample counter (not EEG, as a MISC channel of a live stream) nex
 recordings looped, so every classified window is checked to hold exactly the samples it
 should; memory is sampled as it goes; and a second run in other chunk sizes must print the
 same thing, byte for byte. `test_soak_two_hours` is the long one (marked slow);
-`test_soak_ten_minutes` runs the same checks in CI.
+`test_soak_ten_minutes` runs the same checks in CI. (Named for what it covers: hours through
+the whole pipeline, not one module.)
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from helpers import WINDOW
 
 from model.checkpoint import Classifier
-from model.data import BONN_RATE, BONN_SETS, Recording, read_kaggle_csv
+from model.data import BONN_RATE, BONN_SETS, Recording
 from monitor.pipeline import Pipeline
 from monitor.settings import MonitorSettings
 from monitor.sinks import EventLog, JsonLinesSink, Prediction, Sink
 from monitor.sources import ReplaySource
 from replay.scenario import Scenario, Segment
 
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
-WINDOW = 120
 #: the soak's replay chunk (large, as a fast replay reads) and the usual one
 SOAK_CHUNK, NORMAL_CHUNK = 997, 64
 #: share of the run before memory is taken as warmed up
@@ -126,8 +126,9 @@ def soak(classifier: Classifier, scenario: Scenario, chunk: int, out: Path) -> S
         [obj["event"] for obj in logged if obj["type"] == "status"], seconds)
 
 
-def check_soak(classifier: Classifier, tmp_path: Path, seconds: float) -> dict:
-    scenario = looped_scenario(read_kaggle_csv(SUBSET), seconds)
+def check_soak(classifier: Classifier, recordings: list[Recording], tmp_path: Path,
+               seconds: float) -> dict:
+    scenario = looped_scenario(recordings, seconds)
     n = scenario.n_samples
     hop = round(MonitorSettings().hop_s * classifier.sample_rate)
     runs = {chunk: soak(classifier, scenario, chunk, tmp_path / f"chunk{chunk}")
@@ -155,14 +156,16 @@ def check_soak(classifier: Classifier, tmp_path: Path, seconds: float) -> dict:
             for chunk, run in runs.items()}
 
 
-def test_soak_ten_minutes(classifier: Classifier, tmp_path: Path) -> None:
-    print(check_soak(classifier, tmp_path, 10 * 60))
+def test_soak_ten_minutes(classifier: Classifier, recordings: list[Recording],
+                          tmp_path: Path) -> None:
+    print(check_soak(classifier, recordings, tmp_path, 10 * 60))
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_soak_two_hours(classifier: Classifier, tmp_path: Path) -> None:
-    print(check_soak(classifier, tmp_path, 2 * 3600))
+def test_soak_two_hours(classifier: Classifier, recordings: list[Recording],
+                       tmp_path: Path) -> None:
+    print(check_soak(classifier, recordings, tmp_path, 2 * 3600))
 
 
 @pytest.mark.slow

@@ -1,34 +1,17 @@
-"""`seizure-monitor train` and `evaluate` run as a user runs them: in a fresh process."""
+"""`seizure-monitor train` (monitor/commands/train.py) run as a user runs it: in a fresh
+process."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import LEVELS, PNG, SUBSET, cli, ok
 
 from model.checkpoint import load_classifier
 from model.train import TUMOR_BIAS
-
-DATA = Path(__file__).parent / "data"
-SUBSET = DATA / "bonn_subset.csv"
-PNG = b"\x89PNG\r\n\x1a\n"
-LEVELS = ("window", "smoothed_5s", "recording")
-
-
-def cli(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=280, check=False,
-    )
-
-
-def ok(run: subprocess.CompletedProcess[str]) -> str:
-    assert run.returncode == 0, run.stderr
-    return run.stdout
 
 
 @pytest.fixture(scope="module")
@@ -57,29 +40,6 @@ def test_train_writes_a_loadable_checkpoint_and_a_curve(workdir: Path,
     figures = json.loads((workdir / "train.json").read_text())
     assert set(figures["validation"]) == {"classes", *LEVELS, "per_set"}
     assert figures["training"]["validation_ids"] == training["validation_ids"]
-
-
-def test_evaluate_writes_json_and_confusion_plots(workdir: Path,
-                                                  trained: tuple[Path, str]) -> None:
-    checkpoint, _ = trained
-    out = ok(cli("evaluate", "--checkpoint", checkpoint, "--csv", SUBSET, "--json", "eval.json",
-                 "--plots", "plots", cwd=workdir))
-    assert "40 recordings, 8840 windows" in out
-    result = json.loads((workdir / "eval.json").read_text())
-    assert set(result) == {"classes", *LEVELS, "per_set"}
-    for level in LEVELS:
-        assert {"recall", "f1", "macro_f1", "accuracy", "confusion"} <= set(result[level])
-    assert result["recording"]["n"] == 40
-    assert set(result["per_set"]) == {"Z", "O", "N", "F", "S"}
-    for level in LEVELS:
-        assert (workdir / "plots" / f"confusion_{level}.png").read_bytes().startswith(PNG)
-
-
-def test_evaluate_reads_the_original_bonn_folders(workdir: Path,
-                                                  trained: tuple[Path, str]) -> None:
-    checkpoint, _ = trained
-    out = ok(cli("evaluate", "--checkpoint", checkpoint, "--bonn", DATA / "bonn", cwd=workdir))
-    assert "5 recordings, 1105 windows" in out
 
 
 def test_folds_cross_validate_by_recording(workdir: Path) -> None:
@@ -134,8 +94,6 @@ def test_fixed_epochs_trains_every_epoch_and_scores_the_last(workdir: Path) -> N
                      id="train threads 0"),
         pytest.param(("train", "--csv", SUBSET, "--jobs", 2), "--jobs",
                      id="train jobs without folds"),
-        pytest.param(("evaluate", "--checkpoint", "corrupt.pt", "--csv", SUBSET), "corrupt.pt",
-                     id="evaluate corrupt checkpoint"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_traceback(

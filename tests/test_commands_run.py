@@ -1,19 +1,20 @@
-"""`seizure-monitor run --headless` end to end, in a subprocess, on real recordings."""
+"""`seizure-monitor run` (monitor/commands/run.py): headless end to end, in a subprocess, on
+real recordings; the threshold flags; and a screenshot of the dashboard."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import PNG, ROOT, SUBSET, cli, cli_argv
 
 from model.data import CLASSES
+from monitor.settings import ClassRule
 
-ROOT = Path(__file__).parent.parent
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 #: how soon after the first seizure window the alert must be raised (stream seconds)
 MAX_DELAY_S = 5.0
 
@@ -27,16 +28,11 @@ class Run:
     events: list[dict]
 
 
-def monitor(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "run", "--headless", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def run(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     events = tmp_path_factory.mktemp("headless") / "events.jsonl"
-    proc = monitor("--csv", str(SUBSET), "--scenario", "normal,normal,seizure", "--speed", "0",
-                   "--checkpoint", str(trained_checkpoint), "--events", str(events))
+    proc = cli("run", "--headless", "--csv", SUBSET, "--scenario", "normal,normal,seizure",
+               "--speed", "0", "--checkpoint", trained_checkpoint, "--events", events)
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     logged = [json.loads(line) for line in events.read_text().splitlines()]
     return Run(proc.returncode, proc.stdout, proc.stderr, lines, logged)
@@ -107,7 +103,7 @@ def test_the_events_file_holds_the_alerts(run: Run) -> None:
 
 def test_a_missing_csv_is_one_line_and_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.csv"
-    proc = monitor("--csv", str(missing), "--speed", "0")
+    proc = cli("run", "--headless", "--csv", missing, "--speed", "0")
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -116,8 +112,36 @@ def test_a_missing_csv_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_negative_speed_is_a_usage_error(trained_checkpoint: Path) -> None:
-    proc = monitor("--csv", str(SUBSET), "--speed", "-1", "--checkpoint",
-                   str(trained_checkpoint))
+    proc = cli("run", "--headless", "--csv", SUBSET, "--speed", "-1", "--checkpoint",
+               trained_checkpoint)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--speed" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_threshold_flags_override_the_rule_and_an_unset_off_follows_a_lowered_on() -> None:
+    from monitor.cli import build_parser
+    from monitor.commands.run import settings_from_args
+
+    def seizure_rule(*flags: str) -> ClassRule:
+        args = build_parser().parse_args(["run", "--csv", "x.csv", *flags])
+        return settings_from_args(args).alerts.seizure
+
+    default = seizure_rule()
+    assert seizure_rule("--seizure-on", "0.3") == ClassRule(0.3, 0.3, default.min_on_s,
+                                                            default.min_off_s)
+    assert seizure_rule("--seizure-on", "0.8").off == default.off
+    assert (seizure_rule("--seizure-off", "0.2").on, seizure_rule("--seizure-off", "0.2").off) \
+        == (default.on, 0.2)
+
+
+def test_screenshot_command_writes_a_png(trained_checkpoint, tmp_path) -> None:
+    png = tmp_path / "dashboard.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        cli_argv("run", "--checkpoint", trained_checkpoint, "--screenshot", png, "--duration",
+                 "3"),
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = png.read_bytes()
+    assert data.startswith(PNG) and len(data) > 10_000

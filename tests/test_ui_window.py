@@ -1,4 +1,5 @@
-"""The dashboard, offscreen: real replays and real LSL streams through a real pipeline.
+"""The dashboard's main window (monitor/ui/window.py), offscreen: real replays and real LSL
+streams through a real pipeline.
 
 Every wait is on a condition with a deadline (qtbot.waitUntil); nothing sleeps a fixed time.
 """
@@ -8,63 +9,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
-import uuid
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import SUBSET, unique  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from model.checkpoint import (  # noqa: E402
-    data_fingerprint,
-    load_classifier,
-    save_checkpoint,
-    shipped_checkpoint,
-)
-from model.data import CLASSES, read_recordings  # noqa: E402
-from model.train import TrainConfig, config_dict, train  # noqa: E402
-from monitor.alerts import Alert, AlertEvent  # noqa: E402
 from monitor.settings import MonitorSettings  # noqa: E402
 from monitor.sources import LSLSource, ReplaySource, SourceChunk  # noqa: E402
 from monitor.ui.controls import SourceRequest  # noqa: E402
-from monitor.ui.score import RunningScore  # noqa: E402
-from monitor.ui.traces import peak_decimate  # noqa: E402
 from monitor.ui.window import MainWindow  # noqa: E402
 from replay.lsl import LSLReplay  # noqa: E402
 from replay.scenario import build_scenario  # noqa: E402
-
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
-ROOT = Path(__file__).parent.parent
-
-
-@pytest.fixture(scope="session")
-def recordings():
-    return read_recordings(SUBSET)
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory, recordings) -> Path:
-    """The shipped model if there is one, else one trained on the subset (a few seconds with
-    one torch thread; it tells the subset's seizures from normal EEG at once)."""
-    if shipped_checkpoint().is_file():
-        return shipped_checkpoint()
-    cfg = TrainConfig(epochs=4, windows_per_recording=16, batch_size=32, threads=1)
-    result = train(recordings, None, cfg, progress=False)
-    path = tmp_path_factory.mktemp("dashboard") / "model.pt"
-    save_checkpoint(path, result.net, sample_rate=recordings[0].sample_rate,
-                    fingerprint=data_fingerprint(recordings), metrics={},
-                    training={"config": config_dict(cfg)})
-    return path
-
-
-@pytest.fixture(scope="session")
-def classifier(checkpoint):
-    return load_classifier(checkpoint)
 
 
 @pytest.fixture
@@ -97,39 +56,6 @@ def events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-# -- the parts that need no window ------------------------------------------------------
-def test_peak_decimate_keeps_the_extremes_of_every_run() -> None:
-    y = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
-    out = peak_decimate(y, 4)
-    runs = y.reshape(3, 25, 4)
-    assert out.shape == (3, 50)
-    np.testing.assert_array_equal(out[:, 0::2], runs.min(axis=2))
-    np.testing.assert_array_equal(out[:, 1::2], runs.max(axis=2))
-    assert peak_decimate(y[:, :7], 3).shape == (3, 4)  # the oldest sample is dropped
-
-
-def test_running_score_counts_latency_misses_and_false_alarms() -> None:
-    s, seizure, normal = RunningScore(), CLASSES.index("seizure"), CLASSES.index("normal")
-    alert = Alert("seizure", 0.0, 0.0, 0.9, ("EEG",))
-    s.update(0.0, normal, normal)
-    s.alert(AlertEvent("on", alert))  # raised during normal EEG: a false alarm
-    s.alert(AlertEvent("off", alert))
-    s.update(10.0, seizure, normal)  # a seizure begins
-    detected = Alert("seizure", 10.5, 11.5, 0.9, ("EEG",))
-    s.alert(AlertEvent("on", detected))
-    s.update(11.6, seizure, seizure)
-    s.update(20.0, normal, normal)
-    s.alert(AlertEvent("off", detected))
-    s.update(30.0, seizure, normal)  # a second seizure, never alerted
-    s.update(40.0, normal, normal)
-    assert s.false_alarms == 1
-    assert [(x.onset, x.latency, x.ended) for x in s.seizures] == [(10.0, 1.5, True),
-                                                                   (30.0, None, True)]
-    assert s.accuracy()["seizure"] == pytest.approx(1 / 3)
-    assert "#1 detected in 1.5 s" in s.text() and "#2 missed" in s.text()
-
-
-# -- the window -------------------------------------------------------------------------
 def test_window_opens_on_a_replay_and_applies_thresholds_live(make_window, recordings,
                                                               qtbot) -> None:
     w = make_window()
@@ -218,7 +144,7 @@ def test_a_replay_started_from_the_source_controls_runs(make_window, qtbot, kind
 def test_a_lost_lsl_stream_turns_the_status_bar_red_and_recovery_says_so(
         make_window, recordings, qtbot) -> None:
     scenario = build_scenario(recordings, ["normal"] * 3)
-    sid = f"dashboard-test-{uuid.uuid4().hex[:10]}"
+    sid = unique("dashboard-test")
     name = f"DashboardTest-{sid[-6:]}"
 
     def publish() -> tuple[LSLReplay, threading.Thread]:
@@ -287,15 +213,3 @@ def test_a_source_failure_shows_in_the_window_and_it_stays_usable(make_window, r
     qtbot.waitUntil(lambda: w.timeline.last is not None, timeout=20_000)
     assert not w.error_banner.isVisible()
     assert w.status.health == "ok"
-
-
-def test_screenshot_command_writes_a_png(checkpoint, tmp_path) -> None:
-    png = tmp_path / "dashboard.png"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "run", "--checkpoint", str(checkpoint),
-         "--screenshot", str(png), "--duration", "3"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    data = png.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000

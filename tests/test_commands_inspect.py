@@ -1,39 +1,22 @@
-"""`seizure-monitor inspect` end to end on the real subset, with a checkpoint trained here."""
+"""`seizure-monitor inspect` (monitor/commands/inspect.py) end to end on the real subset."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import SUBSET
 
-from model.checkpoint import data_fingerprint, save_checkpoint
-from model.data import BONN_RATE, read_kaggle_csv
-from model.train import TrainConfig, train
 from monitor.cli import main
 
-SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
 
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A checkpoint from one short epoch: the test checks the plumbing, not the accuracy."""
-    recordings = read_kaggle_csv(SUBSET)
-    result = train(recordings, None, TrainConfig(epochs=1, windows_per_recording=8, threads=1),
-                   progress=False)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, result.net, sample_rate=BONN_RATE,
-                    fingerprint=data_fingerprint(recordings), metrics={}, training={})
-    return path
-
-
-def test_inspect_writes_plot_json_and_stability(checkpoint, tmp_path, capsys):
-    recordings = read_kaggle_csv(SUBSET)
+def test_inspect_writes_plot_json_and_stability(trained_checkpoint, recordings, tmp_path,
+                                                capsys):
     first = next(r for r in recordings if r.bonn_set == "N")
     second = next(r for r in recordings if r.bonn_set == "F")
     png, out_json = tmp_path / "n.png", tmp_path / "n.json"
     code = main(["inspect", "--csv", str(SUBSET), "--recording", first.id,
-                 "--compare", second.id, "--checkpoint", str(checkpoint),
+                 "--compare", second.id, "--checkpoint", str(trained_checkpoint),
                  "--out", str(png), "--json", str(out_json)])
     assert code == 0
     assert png.stat().st_size > 10_000
@@ -52,18 +35,18 @@ def test_inspect_writes_plot_json_and_stability(checkpoint, tmp_path, capsys):
             assert 0.0 <= row["disagreement"] < 1.0
 
 
-def test_inspect_accepts_a_csv_row_id(checkpoint, tmp_path, capsys):
-    rec = read_kaggle_csv(SUBSET)[0]
+def test_inspect_accepts_a_csv_row_id(trained_checkpoint, recordings, tmp_path, capsys):
+    rec = recordings[0]
     name = rec.id.split(":", 1)[1]
     code = main(["inspect", "--csv", str(SUBSET), "--recording", f"X7.{name}",
-                 "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r.png")])
+                 "--checkpoint", str(trained_checkpoint), "--out", str(tmp_path / "r.png")])
     assert code == 0
     assert rec.id in capsys.readouterr().out
 
 
-def test_unknown_recording_is_a_one_line_error(checkpoint, tmp_path, capsys):
+def test_unknown_recording_is_a_one_line_error(trained_checkpoint, tmp_path, capsys):
     code = main(["inspect", "--csv", str(SUBSET), "--recording", "Q:nope",
-                 "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x.png")])
+                 "--checkpoint", str(trained_checkpoint), "--out", str(tmp_path / "x.png")])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1

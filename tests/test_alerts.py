@@ -1,28 +1,17 @@
-"""Smoother and AlertPolicy, driven window by window in stream time."""
+"""AlertPolicy (monitor/alerts.py), driven window by window in stream time."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from helpers import probs
 
-from model.data import CLASSES
 from monitor.alerts import AlertPolicy
 from monitor.settings import AlertSettings, ClassRule
-from monitor.smoothing import Smoother
 
-SEIZURE, TUMOR, NORMAL = (CLASSES.index(c) for c in ("seizure", "tumor", "normal"))
 HOP = 0.1
 RULES = AlertSettings(seizure=ClassRule(on=0.5, off=0.35, min_on_s=1.0, min_off_s=3.0),
                       tumor=ClassRule(on=0.6, off=0.45, min_on_s=5.0, min_off_s=5.0))
-
-
-def probs(seizure: float | list[float], tumor: float = 0.0) -> np.ndarray:
-    """(n_channels, 3) probabilities with the given seizure (per channel) and tumor values."""
-    s = np.atleast_1d(np.asarray(seizure, np.float64))
-    t = np.full_like(s, tumor)
-    return np.stack([s, t, np.clip(1 - s - t, 0, 1)], axis=1)
 
 
 def drive(policy: AlertPolicy, t0: float, t1: float, p: np.ndarray) -> list[tuple[float, object]]:
@@ -32,59 +21,6 @@ def drive(policy: AlertPolicy, t0: float, t1: float, p: np.ndarray) -> list[tupl
         t = round(t0 + k * HOP, 6)
         out += [(t, ev) for ev in policy.update(t, p)]
     return out
-
-
-# --- Smoother ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("hop", [0.01, 0.1, 0.25])
-def test_ema_reaches_63_percent_after_one_time_constant_whatever_the_hop(hop: float) -> None:
-    tau = 2.0
-    sm = Smoother(tau, "ema")
-    sm.update(0.0, probs(0.0))
-    n = round(tau / hop)
-    for k in range(1, n + 1):
-        out = sm.update(k * hop, probs(1.0))
-    assert out[0, SEIZURE] == pytest.approx(1 - math.exp(-1), abs=1e-5)
-    assert out[0, NORMAL] == pytest.approx(math.exp(-1), abs=1e-5)
-    for k in range(n + 1, 10 * n):
-        out = sm.update(k * hop, probs(1.0))
-    assert out[0, SEIZURE] == pytest.approx(1.0, abs=1e-3)  # converges to the input
-
-
-def test_mean_is_the_trailing_mean_over_the_window() -> None:
-    sm = Smoother(1.0, "mean")
-    values = np.random.default_rng(0).random(40)
-    for k, v in enumerate(values):
-        out = sm.update(k * 0.25, probs(v))
-        lo = max(0, k - 3)  # the windows within the last second: (t - 1, t]
-        assert out[0, SEIZURE] == pytest.approx(values[lo:k + 1].mean())
-
-
-def test_reset_forgets_the_past_and_zero_seconds_passes_through() -> None:
-    sm = Smoother(5.0)
-    for k in range(20):
-        sm.update(k * 0.1, probs(0.9))
-    sm.reset()
-    np.testing.assert_allclose(sm.update(2.0, probs(0.1)), probs(0.1), atol=1e-6)
-    mean = Smoother(5.0, "mean")
-    mean.update(0.0, probs(0.9))
-    mean.reset()
-    np.testing.assert_allclose(mean.update(0.1, probs(0.1)), probs(0.1))
-    raw = Smoother(0.0)
-    p = probs([0.2, 0.7])
-    np.testing.assert_array_equal(raw.update(0.0, p), p)
-    np.testing.assert_array_equal(raw.update(0.1, probs([0.9, 0.1])), probs([0.9, 0.1]))
-
-
-def test_smoother_rejects_bad_settings() -> None:
-    with pytest.raises(ValueError, match="'ema' or 'mean'"):
-        Smoother(1.0, "median")
-    with pytest.raises(ValueError, match=">= 0"):
-        Smoother(-1.0)
-
-
-# --- AlertPolicy ------------------------------------------------------------------------------
 
 
 def test_no_alert_before_the_minimum_duration_and_onset_is_the_first_time_above() -> None:
@@ -160,26 +96,3 @@ def test_reset_forgets_a_pending_onset_but_keeps_a_raised_alert() -> None:
     assert ev.alert.onset == pytest.approx(0.8) and t == pytest.approx(1.8)
     policy.reset()
     assert "seizure" in policy.active
-
-
-@pytest.mark.parametrize("rule", [(0.5, 0.6, 1, 1), (1.2, 0.5, 1, 1), (0.5, 0.0, 1, 1),
-                                  (0.5, 0.4, -1, 1)])
-def test_class_rule_rejects_impossible_thresholds(rule: tuple) -> None:
-    with pytest.raises(ValueError, match="alert"):
-        ClassRule(*rule)
-
-
-def test_threshold_flags_override_the_rule_and_an_unset_off_follows_a_lowered_on() -> None:
-    from monitor.cli import build_parser
-    from monitor.commands.run import settings_from_args
-
-    def seizure_rule(*flags: str) -> ClassRule:
-        args = build_parser().parse_args(["run", "--csv", "x.csv", *flags])
-        return settings_from_args(args).alerts.seizure
-
-    default = seizure_rule()
-    assert seizure_rule("--seizure-on", "0.3") == ClassRule(0.3, 0.3, default.min_on_s,
-                                                            default.min_off_s)
-    assert seizure_rule("--seizure-on", "0.8").off == default.off
-    assert (seizure_rule("--seizure-off", "0.2").on, seizure_rule("--seizure-off", "0.2").off) \
-        == (default.on, 0.2)

@@ -1,4 +1,5 @@
-"""LSLSource over real LSL loopback: resolution, metadata, units and lossless pulling.
+"""LSLSource (monitor/sources.py) over real LSL loopback: resolution, metadata, units and
+lossless pulling.
 
 Every outlet has a unique name and source_id, so tests running at the same time on the same
 machine never see each other's streams, and a sample-counter channel proves that no sample
@@ -8,39 +9,19 @@ is lost or repeated.
 from __future__ import annotations
 
 import time
-import uuid
 
 import numpy as np
 import pylsl
 import pytest
+from helpers import lsl_outlet, unique, wait_until
 
-from monitor.sources import LSLSource, SourceError
+from monitor.sources import LSLSource, SourceChunk, SourceError
 
 RATE = 100.0
 FORMATS = {"float32": pylsl.cf_float32, "int16": pylsl.cf_int16, "int32": pylsl.cf_int32,
            "int64": pylsl.cf_int64, "double64": pylsl.cf_double64}
 DTYPES = {"float32": np.float32, "int16": np.int16, "int32": np.int32, "int64": np.int64,
           "double64": np.float64}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make_outlet(name: str, source_id: str, channels: list[tuple[str, str, str]],
-                fmt: int = pylsl.cf_float32, rate: float = RATE,
-                stype: str = "EEG") -> pylsl.StreamOutlet:
-    """An outlet whose <channels> description lists (label, type, unit) per channel."""
-    info = pylsl.StreamInfo(name, stype, len(channels), rate, fmt, source_id)
-    chans = info.desc().append_child("channels")
-    for label, ctype, unit in channels:
-        ch = chans.append_child("channel")
-        ch.append_child_value("label", label)
-        ch.append_child_value("type", ctype)
-        ch.append_child_value("unit", unit)
-    return pylsl.StreamOutlet(info)
-
-
 COUNTER_EEG = [("counter", "MISC", "count"), ("EEG1", "EEG", "microvolts"),
                ("EEG2", "EEG", "uV")]
 
@@ -51,11 +32,24 @@ def samples(start: int, n: int) -> np.ndarray:
     return np.stack([k, (k % 200) - 100, 3 * (k % 50)], axis=1)
 
 
+def first_samples(source: LSLSource, timeout: float = 5.0) -> SourceChunk:
+    """The first chunk the source reads that holds a sample."""
+    chunks = [source.read()]
+
+    def arrived() -> bool:
+        if chunks[-1].data.shape[1] == 0:
+            chunks.append(source.read())
+        return chunks[-1].data.shape[1] > 0
+
+    wait_until(arrived, timeout, "a sample")
+    return chunks[-1]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_sample_arrives_once_in_order(fmt: str) -> None:
     name = unique("counter")
     sid = unique("sid")
-    outlet = make_outlet(name, sid, COUNTER_EEG, FORMATS[fmt])
+    outlet = lsl_outlet(name, sid, COUNTER_EEG, RATE, FORMATS[fmt])
     source = LSLSource(name=name, timeout=10.0, max_chunk=100)
     with source:
         info = source.info
@@ -79,13 +73,14 @@ def test_every_sample_arrives_once_in_order(fmt: str) -> None:
             chunk = source.read()
             got.append(chunk.data)
             stamps.append(chunk.timestamps)
-        deadline = time.monotonic() + 10.0
-        while sum(c.shape[1] for c in got) < total and time.monotonic() < deadline:
+
+        def received() -> int:
             chunk = source.read()
             got.append(chunk.data)
             stamps.append(chunk.timestamps)
-            if not chunk.timestamps.size:
-                time.sleep(0.005)
+            return sum(c.shape[1] for c in got)
+
+        wait_until(lambda: received() >= total, 10.0, f"all {total} samples")
         data = np.concatenate(got, axis=1)
         ts = np.concatenate(stamps)
     assert data.dtype == np.float32 and data.shape[0] == 3
@@ -104,7 +99,7 @@ def test_units_give_the_scale_to_microvolts_and_only_eeg_is_classified() -> None
     channels += [("ECG", "ECG", "mV"), ("depth", "SEEG", "uV"), ("grid", "ecog", "uV"),
                  ("odd", "EEG", "furlongs")]
     name = unique("units")
-    outlet = make_outlet(name, unique("sid"), channels, pylsl.cf_double64)
+    outlet = lsl_outlet(name, unique("sid"), channels, RATE, pylsl.cf_double64)
     with LSLSource(name=name, timeout=10.0) as source:
         info = source.info
         assert info.channels == tuple(c[0] for c in channels)
@@ -116,11 +111,7 @@ def test_units_give_the_scale_to_microvolts_and_only_eeg_is_classified() -> None
         # 42 microvolts, written in each channel's own unit
         value = [7.0] + [42.0 / s for s in info.scale[1:]]
         outlet.push_sample(value)
-        chunk = source.read()
-        deadline = time.monotonic() + 5.0
-        while chunk.data.shape[1] == 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
-            chunk = source.read()
+        chunk = first_samples(source)
     assert chunk.data.shape == (len(channels), 1)
     np.testing.assert_allclose(chunk.data[1:, 0], 42.0, rtol=1e-6)
     assert chunk.data[0, 0] == 7.0
@@ -128,7 +119,7 @@ def test_units_give_the_scale_to_microvolts_and_only_eeg_is_classified() -> None
 
 def test_scale_flag_overrides_the_units() -> None:
     name = unique("scaled")
-    outlet = make_outlet(name, unique("sid"), COUNTER_EEG)
+    outlet = lsl_outlet(name, unique("sid"), COUNTER_EEG, RATE)
     with LSLSource(name=name, timeout=10.0, scale=1e6) as source:
         assert source.info.scale == (1e6, 1e6, 1e6)
         assert not source.warnings
@@ -148,7 +139,7 @@ def test_a_stream_without_channel_description_is_all_eeg_if_its_type_is() -> Non
 
 def test_a_missing_stream_times_out_quickly_listing_what_was_found() -> None:
     present = unique("present")
-    outlet = make_outlet(present, unique("sid"), COUNTER_EEG)
+    outlet = lsl_outlet(present, unique("sid"), COUNTER_EEG, RATE)
     absent = unique("absent")
     start = time.monotonic()
     with pytest.raises(SourceError) as err:
@@ -163,7 +154,7 @@ def test_a_missing_stream_times_out_quickly_listing_what_was_found() -> None:
 def test_two_streams_of_one_name_are_refused_unless_a_source_id_picks_one() -> None:
     name = unique("twin")
     first, second = unique("sid-a"), unique("sid-b")
-    outlets = {sid: make_outlet(name, sid, COUNTER_EEG) for sid in (first, second)}
+    outlets = {sid: lsl_outlet(name, sid, COUNTER_EEG, RATE) for sid in (first, second)}
     with pytest.raises(SourceError) as err:
         LSLSource(name=name, timeout=5.0).open()
     message = str(err.value)
@@ -175,11 +166,7 @@ def test_two_streams_of_one_name_are_refused_unless_a_source_id_picks_one() -> N
         assert not outlets[first].have_consumers()
         outlets[first].push_sample([1, 1, 1])
         outlets[second].push_sample([2, 2, 2])
-        chunk = source.read()
-        deadline = time.monotonic() + 5.0
-        while chunk.data.shape[1] == 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
-            chunk = source.read()
+        chunk = first_samples(source)
     np.testing.assert_array_equal(chunk.data[:, 0], [2, 2, 2])
     with LSLSource(source_id=first, timeout=5.0) as source:  # the source_id alone will do
         assert (source.info.name, source.info.source_id) == (name, first)
@@ -189,7 +176,7 @@ def test_a_query_is_needed_and_odd_streams_are_refused() -> None:
     with pytest.raises(SourceError, match="--lsl"):
         LSLSource()
     name = unique("markers")
-    outlet = make_outlet(name, unique("sid"), [("m", "Markers", "")], rate=pylsl.IRREGULAR_RATE)
+    outlet = lsl_outlet(name, unique("sid"), [("m", "Markers", "")], pylsl.IRREGULAR_RATE)
     with pytest.raises(SourceError, match="irregular rate"):
         LSLSource(name=name, timeout=5.0).open()
     del outlet
@@ -198,27 +185,10 @@ def test_a_query_is_needed_and_odd_streams_are_refused() -> None:
 def test_a_source_closed_during_its_resolve_opens_no_inlet() -> None:
     """Stopping the monitor while it still looks for its stream must not leave an inlet."""
     name = unique("closed-early")
-    outlet = make_outlet(name, unique("sid"), COUNTER_EEG)
+    outlet = lsl_outlet(name, unique("sid"), COUNTER_EEG, RATE)
     source = LSLSource(name=name, timeout=10.0)
     source.close()  # as the pipeline's shutdown does while open() is still resolving
     with pytest.raises(SourceError, match="stopped while"):
         source.open()
-    time.sleep(0.2)
-    assert not outlet.have_consumers()
-
-
-def test_stopping_the_monitor_while_it_waits_for_a_stream_ends_it_in_a_second() -> None:
-    """Ctrl-C while the stream has not appeared: no 30 s wait for the resolve, no error."""
-    from monitor.pipeline import Pipeline
-    from monitor.settings import MonitorSettings
-
-    pipeline = Pipeline(LSLSource(name=unique("never-there"), timeout=30.0),
-                        MonitorSettings(device="cpu"), [])
-    pipeline.start()
-    time.sleep(1.0)
-    assert not pipeline.done.is_set()  # still looking
-    start = time.monotonic()
-    pipeline.stop(timeout=0)
-    assert pipeline.wait(3.0), "the resolve ran on after stop()"
-    assert time.monotonic() - start < 2.5
-    assert pipeline.error is None
+    # No inlet may connect: waiting for a consumer must time out.
+    assert not outlet.wait_for_consumers(0.2)
