@@ -1,0 +1,107 @@
+"""The model pass: a recording without stored predictions, classified through the real
+pipeline in lockstep (a replay at speed 0: every window on the hop grid classified, as fast
+as the CPU allows), so its trend and alerts come from the same resampling, quality checks,
+smoothing and alert policy as the live monitor's."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from model.checkpoint import Classifier, shipped_checkpoint
+from model.data import CLASSES, DataError
+from monitor.pipeline import Pipeline
+from monitor.review.recording import ReviewAlert, ReviewRecording, Trend
+from monitor.settings import MonitorSettings
+from monitor.sinks import Prediction
+from monitor.sources import ReplaySource
+from monitor.stream_eval import CollectingSink, settings_dict
+from replay.scenario import UNKNOWN, Scenario, Segment
+
+#: seconds of the file read at a time (float64 in mne) into the float32 replay signal
+READ_BLOCK_S = 60.0
+#: the review's default hop: a tenth of the live monitor's windows (docs/record-review.md
+#: has the time it takes on an hour of 64 channels at each)
+REVIEW_HOP_S = 1.0
+
+
+class _Progress(CollectingSink):
+    """Keeps everything, and says how far through the recording the pass is."""
+
+    def __init__(self, duration: float, progress: Callable[[float], None] | None):
+        super().__init__()
+        self.duration = duration
+        self.progress = progress
+        self._reported = -1.0
+
+    def prediction(self, p: Prediction) -> None:
+        super().prediction(p)
+        done = min(1.0, p.t / self.duration) if self.duration > 0 else 1.0
+        if self.progress is not None and done - self._reported >= 0.005:
+            self._reported = done
+            self.progress(done)
+
+
+def replay_signal(rec: ReviewRecording) -> Scenario:
+    """The recording's EEG channels in microvolts (float32), read a block at a time so the
+    float64 copy mne makes stays small; the truth where the recording knows it."""
+    n, sfreq = rec.n_samples, rec.sfreq
+    data = np.empty((len(rec.eeg), n), np.float32)
+    block = max(1, int(READ_BLOCK_S * sfreq))
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        data[:, a:b] = rec.raw.get_data(picks=rec.eeg, start=a, stop=b) * 1e6
+    truth = np.full(n, UNKNOWN, np.int8)
+    for ann in rec.truth:
+        a, b = int(round(ann.onset * sfreq)), int(round((ann.onset + ann.duration) * sfreq))
+        truth[a:b] = CLASSES.index(ann.description)
+    if not np.isfinite(data).all():
+        bad = np.flatnonzero(~np.isfinite(data).all(axis=1))
+        rec.warnings.append(f"{rec.path}: NaN or infinite samples in "
+                            f"{', '.join(rec.channels[i] for i in bad[:5])}; those windows are "
+                            "not classified.")
+    return Scenario(data, truth, sfreq, tuple(rec.channels),
+                    (Segment(0, n, rec.path.stem, None),))
+
+
+def classify(rec: ReviewRecording, settings: MonitorSettings, classifier: Classifier,
+             progress: Callable[[float], None] | None = None,
+             cancel: threading.Event | None = None) -> ReviewRecording:
+    """Fill ``rec.trend`` and ``rec.alerts`` (replacing stored ones) from the pipeline."""
+    scenario = replay_signal(rec)
+    sink = _Progress(rec.duration, progress)
+    pipe = Pipeline(ReplaySource(scenario, speed=0, name=rec.path.stem), settings, [sink],
+                    classifier=classifier)
+    pipe.start()
+    while not pipe.wait(0.2):
+        if cancel is not None and cancel.is_set():
+            pipe.stop()
+    if pipe.error:
+        raise DataError(f"{rec.path}: the model pass failed: {pipe.error}")
+    if cancel is not None and cancel.is_set():
+        return rec
+    n_ch = len(rec.eeg)
+    smoothed = np.asarray(sink.smoothed, np.float64).reshape(-1, n_ch, len(CLASSES))
+    valid = np.asarray(sink.valid, bool).reshape(-1, n_ch)
+    seizure = np.where(valid, smoothed[..., 0], -np.inf).max(axis=1, initial=-np.inf)
+    tumor = np.where(valid, smoothed[..., 1], -np.inf).max(axis=1, initial=-np.inf)
+    rec.trend = Trend(time=np.asarray(sink.t), seizure=np.where(np.isfinite(seizure), seizure,
+                                                                np.nan),
+                      tumor=np.where(np.isfinite(tumor), tumor, np.nan),
+                      state=np.asarray(sink.state, dtype="<U7"), classified=valid.sum(axis=1),
+                      channels=n_ch, valid=valid)
+    rec.alerts = [ReviewAlert(a.cls, a.onset, a.raised, a.end, a.peak, a.channels,
+                              int(round(a.raised * rec.sfreq))) for a in sink.alerts]
+    rec.meta["settings"] = json.dumps(settings_dict(settings))
+    rec.meta["checkpoint"] = checkpoint_text(settings, classifier)
+    rec.meta["predictions"] = f"model pass, a window every {settings.hop_s:g} s"
+    return rec
+
+
+def checkpoint_text(settings: MonitorSettings, classifier: Classifier) -> str:
+    """Which model: its file and the hash of its weights (as the recording's header keeps)."""
+    path = settings.checkpoint or shipped_checkpoint()
+    return f"{path} weights_sha256={classifier.meta.get('weights_sha256', '?')}"
