@@ -12,6 +12,7 @@ predictions gets them from :func:`monitor.review.classify.classify`.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,3 +323,16 @@ def read_predictions(path: Path, sfreq: float, n_channels: int) -> Trend:
     return Trend(time=num("sample") / sfreq, seizure=num("p_seizure"), tumor=num("max_tumor"),
                  state=np.array([r[col["state"]] for r in rows], dtype="<U7"),
                  classified=num("classified").astype(int), channels=n_channels)
+
+
+def alert_thresholds(rec: ReviewRecording) -> dict[str, float]:
+    """The on-thresholds the recording's alerts were decided with (for the plots): from its
+    stored settings, else the defaults."""
+    from monitor.settings import MonitorSettings
+
+    try:
+        s = json.loads(rec.meta.get("settings", ""))
+        return {"seizure": float(s["seizure"]["on"]), "tumor": float(s["tumor"]["on"])}
+    except (ValueError, KeyError, TypeError):
+        a = MonitorSettings().alerts
+        return {"seizure": a.seizure.on, "tumor": a.tumor.on}

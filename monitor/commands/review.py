@@ -1,0 +1,112 @@
+"""`seizure-monitor review FILE`: look back at a recording in the review window (its trend,
+alerts, annotations and EEG), and label each alert. The flags here are shared with `report`
+and `evaluate --file`, which open recordings the same way."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from model.checkpoint import load_classifier, pick_device
+from monitor.review.classify import REVIEW_HOP_S, classify
+from monitor.review.recording import ReviewRecording, open_recording
+from monitor.settings import MonitorSettings, load_toml
+
+
+def add_review_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("the model pass (files without stored predictions)")
+    g.add_argument("--checkpoint", type=Path, help="model checkpoint (default: shipped)")
+    g.add_argument("--config", type=Path, help="settings TOML, as for run")
+    g.add_argument("--hop", type=float,
+                   help=f"seconds between windows (default {REVIEW_HOP_S:g}; the live monitor "
+                   "uses 0.1, ten times the work)")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    g.add_argument("--classify", action="store_true",
+                   help="classify again even where the recording stores predictions")
+
+
+def review_settings(args: argparse.Namespace) -> MonitorSettings:
+    from monitor.cli import UsageError
+
+    try:
+        config = getattr(args, "config", None)
+        s = load_toml(config) if config else MonitorSettings(hop_s=REVIEW_HOP_S)
+        top = {k: v for k, v in (("hop_s", args.hop), ("device", getattr(args, "device", None)),
+                                 ("checkpoint", args.checkpoint)) if v is not None}
+        s = replace(s, **top)
+        pick_device(s.device)
+        return s
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def warn(command: str, rec: ReviewRecording) -> None:
+    for w in rec.warnings:
+        print(f"seizure-monitor {command}: warning: {w}", file=sys.stderr)
+
+
+def open_for_review(path: Path, args: argparse.Namespace, command: str,
+                    show_progress: bool = True) -> ReviewRecording:
+    """Open a recording and, where it holds no predictions (or --classify), run the model
+    pass with a progress bar on stderr."""
+    rec = open_recording(path)
+    if rec.has_predictions and not args.classify:
+        warn(command, rec)
+        return rec
+    settings = review_settings(args)
+    clf = load_classifier(settings.checkpoint)
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=f"classifying {path.name}", unit="%", file=sys.stderr,
+                   leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(done: float) -> None:
+        if bar is not None:
+            bar.update(round(done * 100) - bar.n)
+
+    try:
+        classify(rec, settings, clf, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    warn(command, rec)
+    return rec
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "review",
+        help="open a recording in the review window: trend, alerts, annotations, EEG; label "
+        "each alert",
+        description="Opens this monitor's recordings (run --record), any file mne reads (EDF, "
+        "BDF, FIF, BrainVision) with its annotations, or LabRecorder's XDF. A file without "
+        "stored predictions is classified first (the live monitor's pipeline, in lockstep).",
+    )
+    p.add_argument("file", type=Path, help="the recording (.vhdr, .edf, .bdf, .fif, .xdf...)")
+    add_review_flags(p)
+    p.add_argument("--seizure-label", metavar="REGEX",
+                   help="annotations matching this pattern are seizures (for the report's "
+                   "scoring), e.g. '(?i)seiz|sz'")
+    p.add_argument("--screenshot", type=Path, help="save the window as a PNG and exit "
+                   "(QT_QPA_PLATFORM=offscreen works without a screen)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.cli import UsageError
+    from monitor.ui import has_screen
+
+    if args.screenshot is None and not has_screen():
+        raise UsageError("no screen found (no DISPLAY or WAYLAND_DISPLAY); 'seizure-monitor "
+                         "report FILE --out report.html' gives the same review as a file.")
+    rec = open_recording(args.file)
+    warn("review", rec)
+    settings = review_settings(args)
+    from monitor.ui.review_window import run_review
+
+    return run_review(rec, settings, classify_again=args.classify,
+                      seizure_label=args.seizure_label, screenshot=args.screenshot)
