@@ -59,6 +59,11 @@ def read_xdf(path: Path) -> ReviewRecording:
     import mne
     import pyxdf
 
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"XDF:":
+        # Checked here: pyxdf leaves the file open when it refuses one.
+        raise DataError(f"{path}: not a readable XDF file (it does not start with 'XDF:').")
     try:
         streams, _ = pyxdf.load_xdf(str(path))
     except Exception as exc:  # pyxdf raises many types for damaged files
