@@ -1,0 +1,1 @@
+"""Tools that measure the monitor (benchmarks), not part of it."""

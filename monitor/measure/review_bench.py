@@ -1,0 +1,96 @@
+"""`seizure-monitor report --bench`: how long `review` and `report` take on a long recording
+without stored predictions, on this machine.
+
+The recording is made from the test subset (the 40 real recordings of ``tests/data``, at
+their true 173.61 Hz), resampled with mne to the asked rate, played one after another until
+it is long enough, on every channel with each channel starting at another recording, and
+written as an EDF+ (edfio, through mne's export) with every seizure recording annotated.
+Then, as the commands do: open it, classify it (the model pass, with the review's hop), score
+it against its annotations and write the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.data import BONN_RATE, read_kaggle_csv
+
+SUBSET = Path(__file__).resolve().parents[2] / "tests" / "data" / "bonn_subset.csv"
+
+
+def make_recording(path: Path, minutes: float, channels: int, rate: float) -> dict:
+    """Write the EDF+; what it holds."""
+    import mne
+
+    if not SUBSET.is_file():
+        from model.data import DataError
+
+        raise DataError(f"{SUBSET}: the test subset is not here (it ships with the source "
+                        "tree, not the wheel); run --bench from a clone of the repository.")
+    recs = read_kaggle_csv(SUBSET)
+    # a fixed shuffle: seizures apart from each other, as separate events
+    recs = [recs[i] for i in np.random.default_rng(0).permutation(len(recs))]
+    pieces = [mne.filter.resample(r.data[0].astype(np.float64), up=rate / BONN_RATE,
+                                  verbose="error") for r in recs]
+    lengths = np.array([len(p) for p in pieces])
+    loop = np.concatenate(pieces)
+    n = int(minutes * 60 * rate)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    data = np.empty((channels, n), np.float64)
+    for c in range(channels):
+        # each channel starts at another recording: channels differ, seizures coincide less
+        offset = int(starts[(c * 7) % len(recs)])
+        idx = (offset + np.arange(n)) % len(loop)
+        data[c] = loop[idx] * 1e-6
+    # The seizures: where channel 0 plays a seizure recording.
+    onsets, durations = [], []
+    for k in range(int(np.ceil(n / len(loop)))):
+        for r, s, m in zip(recs, starts, lengths, strict=True):
+            a = k * len(loop) + s
+            if r.class_name == "seizure" and a < n:
+                onsets.append(a / rate)
+                durations.append(min(m, n - a) / rate)
+    raw = mne.io.RawArray(data, mne.create_info([f"EEG{c + 1:02d}" for c in range(channels)],
+                                                rate, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations(onsets, durations, ["seizure"] * len(onsets)))
+    mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    return {"seizures": len(onsets), "bytes": path.stat().st_size}
+
+
+def bench_review(minutes: float, channels: int, rate: float, args: argparse.Namespace,
+                 log=print) -> dict:
+    """Make the recording, then time opening, the model pass and the report."""
+    from monitor.commands.report import write_report
+    from monitor.review.recording import open_recording
+
+    with tempfile.TemporaryDirectory(prefix="review-bench-") as tmp:
+        path = Path(tmp) / "bench.edf"
+        log(f"writing {minutes:g} min of {channels} channels at {rate:g} Hz from the test "
+            "subset...")
+        t = time.perf_counter()
+        made = make_recording(path, minutes, channels, rate)
+        log(f"  {path.name}: {made['bytes'] / 2**20:.0f} MiB, {made['seizures']} seizures "
+            f"annotated, in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        open_recording(path)
+        opened = time.perf_counter() - t
+        args.seizure_label = "^seizure$"
+        timings = write_report(path, Path(tmp) / "report.html", args, log=log)
+        size = (Path(tmp) / "report.html").stat().st_size
+    result = {"minutes": minutes, "channels": channels, "rate": rate,
+              "hop_s": args.hop or 1.0, "open_s": round(opened, 2),
+              "open_and_classify_s": timings["open_s"], "report_s": timings["report_s"],
+              "total_s": timings["total_s"], "alerts": timings["alerts"],
+              "report_mib": round(size / 2**20, 2), "cpu": platform.processor() or
+              platform.machine(), "cores": os.cpu_count()}
+    log(f"open (the review window's wait before it shows the file): {opened:.2f} s; open and "
+        f"classify: {timings['open_s']:.1f} s; report: {timings['report_s']:.1f} s; total "
+        f"{timings['total_s']:.1f} s (target < 60 s); report {size / 2**20:.1f} MiB")
+    return result
