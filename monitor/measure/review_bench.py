@@ -35,25 +35,26 @@ def make_recording(path: Path, minutes: float, channels: int, rate: float) -> di
         raise DataError(f"{SUBSET}: the test subset is not here (it ships with the source "
                         "tree, not the wheel); run --bench from a clone of the repository.")
     recs = read_kaggle_csv(SUBSET)
-    # a fixed shuffle: seizures apart from each other, as separate events
-    recs = [recs[i] for i in np.random.default_rng(0).permutation(len(recs))]
-    pieces = [mne.filter.resample(r.data[0].astype(np.float64), up=rate / BONN_RATE,
-                                  verbose="error") for r in recs]
-    lengths = np.array([len(p) for p in pieces])
-    loop = np.concatenate(pieces)
-    n = int(minutes * 60 * rate)
+    # A fixed shuffle puts the seizures apart, as separate events. Every channel plays a
+    # recording of the same class at the same time (another one on each channel), so the
+    # seizure annotations hold for all channels.
+    order = [recs[i] for i in np.random.default_rng(0).permutation(len(recs))]
+    by_class = {c: [r for r in order if r.class_name == c] for c in {r.class_name for r in recs}}
+    pieces = {r.id: mne.filter.resample(r.data[0].astype(np.float64), up=rate / BONN_RATE,
+                                        verbose="error") for r in recs}
+    lengths = np.array([len(pieces[r.id]) for r in order])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    n = int(minutes * 60 * rate)
     data = np.empty((channels, n), np.float64)
     for c in range(channels):
-        # each channel starts at another recording: channels differ, seizures coincide less
-        offset = int(starts[(c * 7) % len(recs)])
-        idx = (offset + np.arange(n)) % len(loop)
-        data[c] = loop[idx] * 1e-6
-    # The seizures: where channel 0 plays a seizure recording.
+        loop = np.concatenate([pieces[by_class[r.class_name][(by_class[r.class_name].index(r) + c)
+                                                             % len(by_class[r.class_name])].id]
+                               for r in order])
+        data[c] = np.resize(loop, n) * 1e-6
     onsets, durations = [], []
-    for k in range(int(np.ceil(n / len(loop)))):
-        for r, s, m in zip(recs, starts, lengths, strict=True):
-            a = k * len(loop) + s
+    for k in range(int(np.ceil(n / lengths.sum()))):
+        for r, s, m in zip(order, starts, lengths, strict=True):
+            a = k * int(lengths.sum()) + s
             if r.class_name == "seizure" and a < n:
                 onsets.append(a / rate)
                 durations.append(min(m, n - a) / rate)
