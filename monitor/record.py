@@ -383,22 +383,30 @@ class _Chunk:
 class Recorder(Sink):
     """Records a pipeline's stream and results into a BrainVision file set.
 
-    A tap (``chunk``, on the acquisition thread) and a sink (on the worker thread); both only
-    queue. The writer is opened with the first chunk, when the channels and rate are known;
-    status events before it are written at sample 0. A full queue (a disk slower than the
-    stream) drops samples, never blocks, unless ``block`` (a replay at full speed, where the
-    pipeline can wait); the gap is marked as a new segment. A disk error ends the recording,
-    not the monitor: ``on_status(event, detail)`` reports it (the pipeline's status events).
+    A tap (``opened``, then ``chunk`` on the acquisition thread, ``window`` on the worker's)
+    and a sink (on the worker thread); both only queue. The writer is opened with the first
+    chunk, when the first timestamp is known; status events before it are written at sample 0.
+    A full queue (a disk slower than the stream) drops samples, never blocks, unless ``block``
+    (a replay at full speed, where the pipeline can wait); the gap is marked as a new segment.
+    A disk error ends the recording, not the monitor: ``on_status(event, detail)`` reports it
+    (the pipeline's status events).
+
+    Stream times (every event's ``t``) count from the pipeline's first sample. A recorder
+    started with the stream takes that from its first chunk; one started later (the
+    dashboard's toggle) learns it from the first classified window, whose timestamp the tap
+    sees just before its prediction reaches the sink.
     """
 
     def __init__(self, path: str | Path, meta: dict[str, str] | None = None,
                  on_status: Callable[[str, str], None] | None = None, block: bool = False,
-                 t0: float | None = None, stale_s: float = 1.5, flush_s: float = FLUSH_S):
+                 info: SourceInfo | None = None, from_start: bool = True,
+                 stale_s: float = 1.5, flush_s: float = FLUSH_S):
         self.paths = check_record_path(path)
         self.meta = dict(meta or {})
         self.on_status = on_status
         self.block = block
-        self.t0 = t0
+        self.info = info
+        self.from_start = from_start
         self.stale_s = stale_s
         self.flush_s = flush_s
         self.writer: BrainVisionWriter | None = None
@@ -406,6 +414,8 @@ class Recorder(Sink):
         self.dropped = 0  # samples dropped because the queue was full
         self._unmarked_drop = 0
         self._last_chunk_wall: float | None = None
+        self._window_ts: float | None = None
+        self._t0_known = False
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._early: list[StatusEvent] = []
         self._closed = False
@@ -423,14 +433,17 @@ class Recorder(Sink):
         return writer.bytes if writer is not None else 0
 
     # -- tap -----------------------------------------------------------------------------
-    def chunk(self, chunk: SourceChunk, info: SourceInfo) -> None:
+    def opened(self, info: SourceInfo) -> None:
+        self.info = info
+
+    def chunk(self, chunk: SourceChunk, first: int = 0) -> None:
         n = len(chunk.timestamps)
-        if n == 0 or self._closed:
+        if n == 0 or self._closed or self.info is None:
             return
         now = time.monotonic()
         gap = self._last_chunk_wall is not None and now - self._last_chunk_wall > self.stale_s
         self._last_chunk_wall = now
-        item = _Chunk(chunk, info, gap or self._unmarked_drop > 0, self._unmarked_drop)
+        item = _Chunk(chunk, self.info, gap or self._unmarked_drop > 0, self._unmarked_drop)
         if self.block:
             self._queue.put(item)
             return
@@ -442,14 +455,21 @@ class Recorder(Sink):
             self._unmarked_drop += n
 
     def window(self, result) -> None:
-        """Taps see every classified window; the recorder keeps the predictions instead."""
+        """The timestamp of the window whose prediction comes next (to learn the pipeline's
+        time origin where the recording did not start with the stream)."""
+        self._window_ts = float(result.timestamp)
 
     # -- sink ----------------------------------------------------------------------------
     def prediction(self, p: Prediction) -> None:
         if not self._closed and not self.failed:
+            if not self._t0_known and self._window_ts is not None:
+                self._t0_known = True
+                item = (p, self._window_ts - p.t)
+            else:
+                item = (p, None)
             # On a full queue the trend has one point fewer: samples and markers matter more.
             with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(p)
+                self._queue.put_nowait(item)
 
     def alert(self, ev: AlertEvent) -> None:
         if self._closed or self.failed:
@@ -487,17 +507,13 @@ class Recorder(Sink):
                 item = ...  # nothing came: time to flush what is pending
             if item is None:
                 break
-            if self.failed:
-                if isinstance(item, tuple):
-                    item[1].set()
-                continue
-            try:
-                self._step(item)
-            except OSError as exc:
-                self._fail(exc)
-            finally:
-                if isinstance(item, tuple):
-                    item[1].set()
+            if not self.failed:
+                try:
+                    self._step(item)
+                except OSError as exc:
+                    self._fail(exc)
+            if isinstance(item, tuple) and isinstance(item[1], threading.Event):
+                item[1].set()
         if self.writer is not None and not self.failed:
             try:
                 self.writer.close()
@@ -528,9 +544,12 @@ class Recorder(Sink):
                                          item.chunk.timestamps))
                     self._report("recording_gap", f"{self.path}: {item.dropped} samples not "
                                                   "recorded (the disk did not keep up)")
-        elif isinstance(item, Prediction):
+        elif isinstance(item, tuple) and isinstance(item[0], Prediction):
             if w is not None:
-                w.prediction(item)
+                p, t0 = item
+                if t0 is not None and not self.from_start:
+                    w.t0 = t0
+                w.prediction(p)
         elif isinstance(item, tuple):
             if w is not None:
                 w.alert(item[0])
@@ -545,8 +564,7 @@ class Recorder(Sink):
     def _open(self, item: _Chunk) -> BrainVisionWriter:
         ts0 = float(item.chunk.timestamps[0])
         date = lsl_wall_time(ts0) if item.info.kind == "lsl" else datetime.now(timezone.utc)
-        t0 = ts0 if self.t0 is None else self.t0
-        writer = BrainVisionWriter(self.paths, item.info, date, t0, self.meta, self.flush_s)
+        writer = BrainVisionWriter(self.paths, item.info, date, ts0, self.meta, self.flush_s)
         self._report("recording", f"recording to {self.path} ({len(item.info.channels)} "
                                   f"channels at {item.info.sample_rate:g} Hz)")
         return writer

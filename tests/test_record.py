@@ -40,10 +40,15 @@ class TappedReplay(ReplaySource):
         super().__init__(scenario, **kw)
         self.recorder = recorder
 
+    def open(self):
+        info = super().open()
+        self.recorder.opened(info)
+        return info
+
     def read(self):
         chunk = super().read()
         if chunk is not None:
-            self.recorder.chunk(chunk, self.info)
+            self.recorder.chunk(chunk, 0)
         return chunk
 
 
@@ -52,10 +57,15 @@ class TappedLSL(LSLSource):
         super().__init__(**kw)
         self.recorder = recorder
 
+    def open(self):
+        info = super().open()
+        self.recorder.opened(info)
+        return info
+
     def read(self):
         chunk = super().read()
         if len(chunk.timestamps):
-            self.recorder.chunk(chunk, self.info)
+            self.recorder.chunk(chunk, 0)
         return chunk
 
 
@@ -213,7 +223,8 @@ def test_status_events_before_the_first_sample_are_kept_at_sample_zero(tmp_path:
     info = SourceInfo("dev", "replay", 100.0, ("A", "B"), (0, 1), (1.0, 1.0))
     chunk = SourceChunk(np.ones((2, 50), np.float32), np.arange(50) / 100.0,
                         np.full(50, CLASSES.index("normal"), np.int8))
-    recorder.chunk(chunk, info)
+    recorder.opened(info)
+    recorder.chunk(chunk, 0)
     recorder.close()
     raw = mne.io.read_raw_brainvision(tmp_path / "early.vhdr", verbose="error")
     assert annotations(raw) == [(0, "Status/started t=0.000: lsl 'dev' ..."),
