@@ -357,6 +357,15 @@ class BrainVisionWriter:
             for fd in (self._eeg, self._vmrk, self._tsv):
                 os.close(fd)
 
+    def abandon(self) -> None:
+        """After a write failed: close the files, writing nothing more (what is on disk is a
+        valid recording up to its last whole sample)."""
+        if not self.closed:
+            self.closed = True
+            for fd in (self._eeg, self._vmrk, self._tsv):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
 
 def _fsync_dir(folder: Path) -> None:
     """The new files' names are on disk too, not only their contents."""
@@ -438,7 +447,7 @@ class Recorder(Sink):
 
     def chunk(self, chunk: SourceChunk, first: int = 0) -> None:
         n = len(chunk.timestamps)
-        if n == 0 or self._closed or self.info is None:
+        if n == 0 or self._closed or self.failed or self.info is None:
             return
         now = time.monotonic()
         gap = self._last_chunk_wall is not None and now - self._last_chunk_wall > self.stale_s
@@ -495,7 +504,11 @@ class Recorder(Sink):
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
+        try:
+            self._queue.put(None, timeout=ALERT_WAIT_S)
+        except queue.Full:  # a disk that hangs: the thread is a daemon, the files stay valid
+            log.error("recorder: %s not closed (the disk does not answer)", self.path)
+            return
         self._thread.join(10.0)
 
     # -- the recorder's thread -----------------------------------------------------------
@@ -572,6 +585,8 @@ class Recorder(Sink):
     def _fail(self, exc: OSError) -> None:
         self.failed = f"{self.path}: {exc.strerror or exc}"
         log.error("recording failed: %s", self.failed)
+        if self.writer is not None:
+            self.writer.abandon()
         self._report("recording_failed", f"{self.failed}; the monitor goes on without "
                                          "recording")
 
