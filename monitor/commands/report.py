@@ -47,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
         if args.file is not None:
             raise UsageError("--bench generates its own recording; give no FILE with it.")
         from monitor.commands import write_json
+        from monitor.commands.review import review_settings
         from monitor.measure.review_bench import bench_review
 
-        result = bench_review(args.minutes, args.channels, args.rate, args)
+        result = bench_review(args.minutes, args.channels, args.rate, review_settings(args))
         if args.json:
             write_json(args.json, result)
             print(f"wrote {args.json}")
@@ -64,25 +65,16 @@ def run(args: argparse.Namespace) -> int:
 
 def write_report(path: Path, out: Path, args: argparse.Namespace, log=print) -> dict:
     """Open (and classify where needed), score if asked, write; the timings."""
-    from monitor.review.labels import load_labels
-    from monitor.review.recording import alert_thresholds
-    from monitor.review.report import MAX_SNAPSHOTS, build_report
-    from monitor.review.scoring import score_recording, score_text
+    from monitor.review.report import MAX_SNAPSHOTS, report_recording
 
     start = time.perf_counter()
     rec = open_for_review(path, args, "report", show_progress=sys.stderr.isatty())
     opened = time.perf_counter()
-    scoring = None
-    if args.seizure_label is not None or rec.truth:
-        scoring, _ = score_recording(rec, args.seizure_label)
-        log(f"{path}: scored against {scoring['seizure']['events']} seizure(s)")
-        log(score_text(scoring))
-    labels = load_labels(rec)
     snapshots = MAX_SNAPSHOTS if args.max_snapshots is None else args.max_snapshots
-    build_report(rec, out, labels, scoring, alert_thresholds(rec), snapshots)
+    found = report_recording(rec, out, args.seizure_label, snapshots, log)
     done = time.perf_counter()
-    log(f"wrote {out}: {len(rec.alerts)} alerts ({len(labels)} labelled), "
+    log(f"wrote {out}: {found['alerts']} alerts ({found['labelled']} labelled), "
         f"{rec.duration / 3600:.2f} h, {len(rec.channels)} EEG channels; opened and "
         f"classified in {opened - start:.1f} s, report in {done - opened:.1f} s")
     return {"open_s": round(opened - start, 2), "report_s": round(done - opened, 2),
-            "total_s": round(done - start, 2), "alerts": len(rec.alerts)}
+            "total_s": round(done - start, 2), "alerts": found["alerts"]}

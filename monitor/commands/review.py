@@ -9,8 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from model.checkpoint import load_classifier, pick_device
-from monitor.review.classify import REVIEW_HOP_S, classify
+from model.checkpoint import pick_device
+from monitor.review.classify import REVIEW_HOP_S, open_classified
 from monitor.review.recording import ReviewRecording, open_recording
 from monitor.settings import MonitorSettings, load_toml
 
@@ -51,27 +51,24 @@ def open_for_review(path: Path, args: argparse.Namespace, command: str,
                     show_progress: bool = True) -> ReviewRecording:
     """Open a recording and, where it holds no predictions (or --classify), run the model
     pass with a progress bar on stderr."""
-    rec = open_recording(path)
-    if rec.has_predictions and not args.classify:
-        warn(command, rec)
-        return rec
     settings = review_settings(args)
-    clf = load_classifier(settings.checkpoint)
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=100, desc=f"classifying {path.name}", unit="%", file=sys.stderr,
-                   leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+    bars = []  # made by the first progress report: none for a file with its predictions
 
     def progress(done: float) -> None:
-        if bar is not None:
-            bar.update(round(done * 100) - bar.n)
+        if not show_progress:
+            return
+        if not bars:
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=100, desc=f"classifying {path.name}", file=sys.stderr,
+                             leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                                                     "{elapsed}"))
+        bars[0].update(round(done * 100) - bars[0].n)
 
     try:
-        classify(rec, settings, clf, progress)
+        rec = open_classified(path, settings, args.classify, progress)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     warn(command, rec)
     return rec

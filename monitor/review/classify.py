@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from model.checkpoint import Classifier, shipped_checkpoint
+from model.checkpoint import Classifier, load_classifier, shipped_checkpoint
 from model.data import CLASSES, DataError
 from monitor.pipeline import Pipeline
-from monitor.review.recording import ReviewAlert, ReviewRecording, Trend
+from monitor.review.recording import ReviewAlert, ReviewRecording, Trend, open_recording
 from monitor.settings import MonitorSettings
 from monitor.sinks import Prediction
 from monitor.sources import ReplaySource
@@ -105,3 +105,13 @@ def checkpoint_text(settings: MonitorSettings, classifier: Classifier) -> str:
     """Which model: its file and the hash of its weights (as the recording's header keeps)."""
     path = settings.checkpoint or shipped_checkpoint()
     return f"{path} weights_sha256={classifier.meta.get('weights_sha256', '?')}"
+
+
+def open_classified(path, settings: MonitorSettings, classify_again: bool = False,
+                    progress: Callable[[float], None] | None = None) -> ReviewRecording:
+    """A recording opened for review, classified where it stores no predictions (or when
+    asked)."""
+    rec = open_recording(path)
+    if rec.has_predictions and not classify_again:
+        return rec
+    return classify(rec, settings, load_classifier(settings.checkpoint), progress)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.review.labels import Label
-from monitor.review.recording import ReviewAlert, ReviewRecording
-from monitor.review.scoring import score_text
+from monitor.review.labels import Label, load_labels
+from monitor.review.recording import ReviewAlert, ReviewRecording, alert_thresholds
+from monitor.review.scoring import score_recording, score_text
 
 #: seconds of EEG shown around an alert (half before where it was raised, half after)
 SNAPSHOT_S = 20.0
@@ -252,3 +252,17 @@ def build_report(rec: ReviewRecording, out: Path, labels: dict[tuple[str, int], 
     out.parent.mkdir(parents=True, exist_ok=True)
     report.save(out, open_browser=False, overwrite=True, verbose="error")
     return out
+
+
+def report_recording(rec: ReviewRecording, out: Path, seizure_label: str | None = None,
+                     max_snapshots: int = MAX_SNAPSHOTS, log=print) -> dict:
+    """Score (against the annotations matching ``seizure_label``, or a replay's truth) and
+    write the report of an opened recording; what it found."""
+    scoring = None
+    if seizure_label is not None or rec.truth:
+        scoring, _ = score_recording(rec, seizure_label)
+        log(f"{rec.path}: scored against {scoring['seizure']['events']} seizure(s)")
+        log(score_text(scoring))
+    labels = load_labels(rec)
+    build_report(rec, out, labels, scoring, alert_thresholds(rec), max_snapshots)
+    return {"alerts": len(rec.alerts), "labelled": len(labels), "scoring": scoring}
