@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -27,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,6 +37,8 @@ import pylsl
 
 from model.data import CLASSES
 from monitor.alerts import AlertEvent
+from monitor.pipeline import Tap
+from monitor.settings import MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
 from monitor.sources import SourceChunk, SourceInfo
 
@@ -115,6 +118,12 @@ def check_record_path(path: str | Path) -> RecordingPaths:
         raise ValueError(f"{path}: only {free / 2**20:.1f} MiB free on that disk; free some "
                          "space or record elsewhere.")
     return paths
+
+
+def settings_json(settings: MonitorSettings) -> str:
+    """The settings as one line of JSON (the header's ``settings=``; the review reads the
+    alert thresholds from it)."""
+    return json.dumps(asdict(settings), default=str)
 
 
 def escape(text: str) -> str:
@@ -389,7 +398,7 @@ class _Chunk:
     dropped: int  # samples dropped (queue full) just before this chunk
 
 
-class Recorder(Sink):
+class Recorder(Sink, Tap):
     """Records a pipeline's stream and results into a BrainVision file set.
 
     A tap (``opened``, then ``chunk`` on the acquisition thread, ``window`` on the worker's)

@@ -18,6 +18,7 @@ from test_pipeline import Collector, counter_outlet, push, wait_until
 
 from model.checkpoint import Classifier
 from model.data import BONN_RATE, CLASSES, Recording
+from monitor.measure.sessions import at_recorded_rate
 from monitor.pipeline import Pipeline
 from monitor.record import (
     PREDICTION_COLUMNS,
@@ -29,7 +30,6 @@ from monitor.record import (
 from monitor.settings import MonitorSettings
 from monitor.sinks import StatusEvent
 from monitor.sources import LSLSource, ReplaySource, SourceChunk, SourceInfo
-from monitor.stream_eval import at_recorded_rate
 from replay.scenario import Scenario, build_scenario
 
 

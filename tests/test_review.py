@@ -21,18 +21,13 @@ from xdf_write import XdfStream, write_xdf
 from model.checkpoint import Classifier
 from model.data import CLASSES, Recording, read_kaggle_csv
 from monitor.cli import main
+from monitor.measure.scoring import class_metrics, szcore
+from monitor.measure.sessions import at_recorded_rate, plan_sessions, run_session
 from monitor.record import RecordingPaths
 from monitor.review.labels import labels_path, load_labels, save_label
 from monitor.review.recording import open_recording
 from monitor.settings import MonitorSettings
 from monitor.sinks import alert_json
-from monitor.stream_eval import (
-    at_recorded_rate,
-    class_metrics,
-    plan_sessions,
-    run_session,
-    szcore,
-)
 from replay.scenario import Scenario
 
 SUBSET = Path(__file__).parent / "data" / "bonn_subset.csv"
@@ -137,7 +132,7 @@ def test_report_on_our_recording_has_every_alert_and_the_scoring(own: tuple, tmp
 
 def test_scoring_a_recorded_session_agrees_with_evaluate_stream(
         recordings: list[Recording], classifier: Classifier, tmp_path: Path, capsys) -> None:
-    """One seizure session of `evaluate --stream`, scored by stream_eval directly and scored
+    """One seizure session of `evaluate --stream`, scored by monitor.measure directly and scored
     from its recording by `evaluate --file`: the same figures."""
     settings = MonitorSettings(device="cpu")
     sessions, _ = plan_sessions(at_recorded_rate(recordings), 1, 0.0, seed=2, before=3)

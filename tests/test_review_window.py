@@ -17,6 +17,7 @@ from model.checkpoint import Classifier
 from model.data import Recording
 from monitor.review.labels import labels_path
 from monitor.review.recording import alert_thresholds, open_recording
+from monitor.review.scoring import report_recording
 from monitor.settings import MonitorSettings
 from monitor.ui.review_window import ReviewWindow
 
@@ -86,7 +87,8 @@ def test_a_file_without_predictions_is_classified_in_the_window(
     path = tmp_path / "plain.fif"
     raw.save(path, verbose="error")
     rec = open_recording(path)
-    w = ReviewWindow(rec, MonitorSettings(device="cpu", hop_s=0.5))
+    w = ReviewWindow(rec, MonitorSettings(device="cpu", hop_s=0.5),
+                     make_report=lambda r, out: report_recording(r, out, log=lambda *_: None))
     qtbot.addWidget(w)
     w.show()
     assert w.classifying and w.progress.isVisible()

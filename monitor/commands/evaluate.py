@@ -72,8 +72,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
     if args.file:
         if args.stream:
             raise UsageError("--file scores recordings; --stream replays the data set: give "
@@ -88,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{', '.join(given)} only apply with --file.")
     if args.stream:
         return run_stream(args)
-
     # "is not": 0 == False, and --seed 0 is given
     given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY
              if getattr(args, n) is not None and getattr(args, n) is not False]

@@ -28,8 +28,9 @@ def expand(patterns: list[str]) -> list[Path]:
 
 
 def run_files(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-    from monitor.review.scoring import score, score_recording, score_text, with_name
+    from monitor.review.report import score_text
+    from monitor.review.scoring import score, score_recording, with_name
+    from monitor.settings import UsageError
 
     given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY
              if getattr(args, n) is not None and getattr(args, n) is not False]

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
+    from monitor.settings import UsageError
 
     if args.bench:
         if args.file is not None:
@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 def write_report(path: Path, out: Path, args: argparse.Namespace, log=print) -> dict:
     """Open (and classify where needed), score if asked, write; the timings."""
-    from monitor.review.report import MAX_SNAPSHOTS, report_recording
+    from monitor.review.report import MAX_SNAPSHOTS
+    from monitor.review.scoring import report_recording
 
     start = time.perf_counter()
     rec = open_for_review(path, args, "report", show_progress=sys.stderr.isatty())

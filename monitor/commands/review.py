@@ -28,7 +28,7 @@ def add_review_flags(p: argparse.ArgumentParser) -> None:
 
 
 def review_settings(args: argparse.Namespace) -> MonitorSettings:
-    from monitor.cli import UsageError
+    from monitor.settings import UsageError
 
     try:
         config = getattr(args, "config", None)
@@ -94,7 +94,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
+    from monitor.settings import UsageError
     from monitor.ui import has_screen
 
     if args.screenshot is None and not has_screen():
@@ -103,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
     rec = open_recording(args.file)
     warn("review", rec)
     settings = review_settings(args)
+    from monitor.review.scoring import report_recording
     from monitor.ui.review_window import run_review
 
-    return run_review(rec, settings, classify_again=args.classify,
-                      seizure_label=args.seizure_label, screenshot=args.screenshot)
+    def make_report(rec: ReviewRecording, out: Path) -> None:
+        report_recording(rec, out, args.seizure_label, log=lambda *_: None)
+
+    return run_review(rec, settings, classify_again=args.classify, make_report=make_report,
+                      screenshot=args.screenshot)

@@ -72,7 +72,8 @@ def bench_review(minutes: float, channels: int, rate: float, settings: MonitorSe
     `seizure-monitor report FILE --seizure-label ^seizure$` does them."""
     from monitor.review.classify import classify
     from monitor.review.recording import open_recording
-    from monitor.review.report import MAX_SNAPSHOTS, report_recording
+    from monitor.review.report import MAX_SNAPSHOTS
+    from monitor.review.scoring import report_recording
 
     with tempfile.TemporaryDirectory(prefix="review-bench-") as tmp:
         path, out = Path(tmp) / "bench.edf", Path(tmp) / "report.html"

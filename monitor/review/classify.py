@@ -5,7 +5,6 @@ smoothing and alert policy as the live monitor's."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 
@@ -13,12 +12,13 @@ import numpy as np
 
 from model.checkpoint import Classifier, load_classifier, shipped_checkpoint
 from model.data import CLASSES, DataError
+from monitor.alerts import Alert, AlertEvent
 from monitor.pipeline import Pipeline
+from monitor.record import settings_json
 from monitor.review.recording import ReviewAlert, ReviewRecording, Trend, open_recording
 from monitor.settings import MonitorSettings
-from monitor.sinks import Prediction
+from monitor.sinks import Prediction, Sink
 from monitor.sources import ReplaySource
-from monitor.stream_eval import CollectingSink, settings_dict
 from replay.scenario import UNKNOWN, Scenario, Segment
 
 #: seconds of the file read at a time (float64 in mne) into the float32 replay signal
@@ -28,21 +28,36 @@ READ_BLOCK_S = 60.0
 REVIEW_HOP_S = 1.0
 
 
-class _Progress(CollectingSink):
-    """Keeps everything, and says how far through the recording the pass is."""
+class _Collector(Sink):
+    """What the pipeline concluded, window by window, and how far through it is."""
 
     def __init__(self, duration: float, progress: Callable[[float], None] | None):
-        super().__init__()
         self.duration = duration
         self.progress = progress
         self._reported = -1.0
+        self.t: list[float] = []
+        self.smoothed: list[np.ndarray] = []
+        self.valid: list[np.ndarray] = []
+        self.state: list[str] = []
+        self.alerts: list[Alert] = []
 
     def prediction(self, p: Prediction) -> None:
-        super().prediction(p)
+        self.t.append(p.t)
+        self.smoothed.append(p.smoothed)
+        self.valid.append(p.valid)
+        self.state.append(p.state)
         done = min(1.0, p.t / self.duration) if self.duration > 0 else 1.0
         if self.progress is not None and done - self._reported >= 0.005:
             self._reported = done
             self.progress(done)
+
+    def alert(self, ev: AlertEvent) -> None:
+        if ev.state == "on":
+            self.alerts.append(ev.alert)
+            return
+        for i, a in enumerate(self.alerts):  # the alert cleared: its end and final peak
+            if a.cls == ev.alert.cls and a.raised == ev.alert.raised and a.end is None:
+                self.alerts[i] = ev.alert
 
 
 def replay_signal(rec: ReviewRecording) -> Scenario:
@@ -72,9 +87,9 @@ def classify(rec: ReviewRecording, settings: MonitorSettings, classifier: Classi
              cancel: threading.Event | None = None) -> ReviewRecording:
     """Fill ``rec.trend`` and ``rec.alerts`` (replacing stored ones) from the pipeline."""
     scenario = replay_signal(rec)
-    sink = _Progress(rec.duration, progress)
+    sink = _Collector(rec.duration, progress)
     pipe = Pipeline(ReplaySource(scenario, speed=0, name=rec.path.stem), settings, [sink],
-                    classifier=classifier)
+                    classifier=classifier, mode="lockstep")
     pipe.start()
     while not pipe.wait(0.2):
         if cancel is not None and cancel.is_set():
@@ -95,7 +110,7 @@ def classify(rec: ReviewRecording, settings: MonitorSettings, classifier: Classi
                       channels=n_ch, valid=valid)
     rec.alerts = [ReviewAlert(a.cls, a.onset, a.raised, a.end, a.peak, a.channels,
                               int(round(a.raised * rec.sfreq))) for a in sink.alerts]
-    rec.meta["settings"] = json.dumps(settings_dict(settings))
+    rec.meta["settings"] = settings_json(settings)
     rec.meta["checkpoint"] = checkpoint_text(settings, classifier)
     rec.meta["predictions"] = f"model pass, a window every {settings.hop_s:g} s"
     return rec

@@ -331,8 +331,8 @@ def alert_thresholds(rec: ReviewRecording) -> dict[str, float]:
     from monitor.settings import MonitorSettings
 
     try:
-        s = json.loads(rec.meta.get("settings", ""))
-        return {"seizure": float(s["seizure"]["on"]), "tumor": float(s["tumor"]["on"])}
+        alerts = json.loads(rec.meta.get("settings", ""))["alerts"]
+        return {"seizure": float(alerts["seizure"]["on"]), "tumor": float(alerts["tumor"]["on"])}
     except (ValueError, KeyError, TypeError):
         a = MonitorSettings().alerts
         return {"seizure": a.seizure.on, "tumor": a.tumor.on}

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.review.labels import Label, load_labels
-from monitor.review.recording import ReviewAlert, ReviewRecording, alert_thresholds
-from monitor.review.scoring import score_recording, score_text
+from monitor.review.labels import Label
+from monitor.review.recording import ReviewAlert, ReviewRecording
 
 #: seconds of EEG shown around an alert (half before where it was raised, half after)
 SNAPSHOT_S = 20.0
@@ -254,15 +253,19 @@ def build_report(rec: ReviewRecording, out: Path, labels: dict[tuple[str, int], 
     return out
 
 
-def report_recording(rec: ReviewRecording, out: Path, seizure_label: str | None = None,
-                     max_snapshots: int = MAX_SNAPSHOTS, log=print) -> dict:
-    """Score (against the annotations matching ``seizure_label``, or a replay's truth) and
-    write the report of an opened recording; what it found."""
-    scoring = None
-    if seizure_label is not None or rec.truth:
-        scoring, _ = score_recording(rec, seizure_label)
-        log(f"{rec.path}: scored against {scoring['seizure']['events']} seizure(s)")
-        log(score_text(scoring))
-    labels = load_labels(rec)
-    build_report(rec, out, labels, scoring, alert_thresholds(rec), max_snapshots)
-    return {"alerts": len(rec.alerts), "labelled": len(labels), "scoring": scoring}
+def score_text(result: dict) -> str:
+    """The lines ``evaluate --file`` and the report print."""
+    sz, szc = result["seizure"], result["szcore"]
+
+    def f(x, spec=".2f"):
+        return "-" if x is None else format(x, spec)
+
+    lat = sz["latency_s"]
+    return "\n".join([
+        f"  seizure  detected {sz['detected']}/{sz['events']} (sensitivity "
+        f"{f(sz['sensitivity'])}), latency median {f(lat['median'])} s, max {f(lat['max'])} s; "
+        f"false alerts {sz['false_alerts']} in {sz['non_seizure_hours']:.2f} h = "
+        f"{f(sz['false_alerts_per_hour'])}/h ({f(sz['false_alerts_per_24h'], '.1f')}/24 h)",
+        f"  SzCORE event scoring: sensitivity {f(szc['sensitivity'])}, precision "
+        f"{f(szc['precision'])}, F1 {f(szc['f1'])}, FP/24h {f(szc['fp_per_24h'], '.1f')}",
+    ])

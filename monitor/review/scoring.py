@@ -1,6 +1,7 @@
 """A recording's seizure alerts scored against its own seizure annotations, with the project's
-event scoring (``monitor.stream_eval``: the figures ``evaluate --stream`` prints, and SzCORE's
-``timescoring`` beside them), so a file and a replayed session are scored the same way.
+event scoring (``monitor.measure.scoring``: the strict figures ``evaluate --stream`` prints,
+and SzCORE's ``timescoring`` beside them), so a file and a replayed session are scored the
+same way.
 
 The annotations are the seizures: every annotation whose description matches the pattern the
 user gives (``--seizure-label "(?i)seiz|sz"``), or, without a pattern, the ground truth a
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from model.data import CLASSES, DataError
 from monitor.alerts import Alert
+from monitor.measure.scoring import class_metrics, match_alerts, szcore
+from monitor.measure.sessions import Session, SessionRun
+from monitor.review.labels import load_labels
 from monitor.review.recording import Annotation, ReviewRecording
-from monitor.stream_eval import Session, SessionRun, class_metrics, match_alerts, szcore
+from monitor.review.report import MAX_SNAPSHOTS, build_report, score_text
 from replay.scenario import Scenario, Segment
 
 SEIZURE = CLASSES.index("seizure")
@@ -62,7 +67,7 @@ def seizure_events(annotations: list[Annotation], duration: float) -> list[tuple
 
 
 def as_session_run(rec: ReviewRecording, events: list[tuple[float, float]]) -> SessionRun:
-    """The recording as one scored session of ``monitor.stream_eval``: its duration, the
+    """The recording as one scored session of ``monitor.measure``: its duration, the
     seizures as the truth, its seizure and tumor alerts (still on at the end: ended there)."""
     sfreq, n = rec.sfreq, rec.n_samples
     truth = np.full(n, NORMAL, np.int8)
@@ -114,19 +119,17 @@ def with_name(run: SessionRun, name: str) -> SessionRun:
     return replace(run, session=replace(run.session, name=name))
 
 
-def score_text(result: dict) -> str:
-    """The lines ``evaluate --file`` and the report print."""
-    sz, szc = result["seizure"], result["szcore"]
+def report_recording(rec: ReviewRecording, out: Path, seizure_label: str | None = None,
+                     max_snapshots: int = MAX_SNAPSHOTS, log=print) -> dict:
+    """Score (against the annotations matching ``seizure_label``, or a replay's truth) and
+    write the report of an opened recording; what it found."""
+    from monitor.review.recording import alert_thresholds
 
-    def f(x, spec=".2f"):
-        return "-" if x is None else format(x, spec)
-
-    lat = sz["latency_s"]
-    return "\n".join([
-        f"  seizure  detected {sz['detected']}/{sz['events']} (sensitivity "
-        f"{f(sz['sensitivity'])}), latency median {f(lat['median'])} s, max {f(lat['max'])} s; "
-        f"false alerts {sz['false_alerts']} in {sz['non_seizure_hours']:.2f} h = "
-        f"{f(sz['false_alerts_per_hour'])}/h ({f(sz['false_alerts_per_24h'], '.1f')}/24 h)",
-        f"  SzCORE event scoring: sensitivity {f(szc['sensitivity'])}, precision "
-        f"{f(szc['precision'])}, F1 {f(szc['f1'])}, FP/24h {f(szc['fp_per_24h'], '.1f')}",
-    ])
+    scoring = None
+    if seizure_label is not None or rec.truth:
+        scoring, _ = score_recording(rec, seizure_label)
+        log(f"{rec.path}: scored against {scoring['seizure']['events']} seizure(s)")
+        log(score_text(scoring))
+    labels = load_labels(rec)
+    build_report(rec, out, labels, scoring, alert_thresholds(rec), max_snapshots)
+    return {"alerts": len(rec.alerts), "labelled": len(labels), "scoring": scoring}

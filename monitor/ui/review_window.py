@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -66,12 +67,16 @@ class ReviewWindow(QMainWindow):
     report_done = pyqtSignal(str, str)
 
     def __init__(self, rec: ReviewRecording, settings: MonitorSettings | None = None,
-                 classify_again: bool = False, seizure_label: str | None = None,
+                 classify_again: bool = False,
+                 make_report: Callable[[ReviewRecording, Path], object] | None = None,
                  thresholds: dict[str, float] | None = None):
+        """``make_report(rec, out)`` writes the report (the command line hands it in: the
+        scoring is a measuring tool, above the dashboard's layer); without it, no Report
+        button."""
         super().__init__()
         self.rec = rec
         self.settings = settings or MonitorSettings(hop_s=1.0)
-        self.seizure_label = seizure_label
+        self.make_report = make_report
         self.thresholds = thresholds or {}
         self.labels: dict[tuple[str, int], Label] = {}
         self.items: list[tuple[str, object]] = []  # ("alert", ReviewAlert) / ("note", Annotation)
@@ -144,6 +149,7 @@ class ReviewWindow(QMainWindow):
         sl.addWidget(self.note)
         sl.addLayout(buttons)
         sl.addWidget(self.report_button)
+        self.report_button.setVisible(self.make_report is not None)
 
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.overview)
@@ -414,20 +420,14 @@ class ReviewWindow(QMainWindow):
         """Write the HTML report in the background; ``report_done`` says when."""
         self.report_button.setEnabled(False)
         self.message.setText(f"writing {out}...")
-        rec, labels = self.rec, dict(self.labels)
-        threading.Thread(target=self._run_report, args=(rec, labels, out), name="review-report",
+        threading.Thread(target=self._run_report, args=(self.rec, out), name="review-report",
                          daemon=True).start()
 
-    def _run_report(self, rec: ReviewRecording, labels: dict, out: Path) -> None:
+    def _run_report(self, rec: ReviewRecording, out: Path) -> None:
         from model.data import DataError
-        from monitor.review.report import build_report
-        from monitor.review.scoring import score_recording
 
         try:
-            scoring = None
-            if self.seizure_label is not None or rec.truth:
-                scoring, _ = score_recording(rec, self.seizure_label)
-            build_report(rec, out, labels, scoring, self.thresholds)
+            self.make_report(rec, out)
         except (DataError, OSError) as exc:
             self.report_done.emit("", " ".join(str(exc).split()))
             return
@@ -445,7 +445,8 @@ class ReviewWindow(QMainWindow):
 
 
 def run_review(rec: ReviewRecording, settings: MonitorSettings, classify_again: bool = False,
-               seizure_label: str | None = None, screenshot: Path | None = None) -> int:
+               make_report: Callable[[ReviewRecording, Path], object] | None = None,
+               screenshot: Path | None = None) -> int:
     """Show the review window until it is closed; with ``screenshot``, once the recording is
     classified and its first span drawn, save a PNG and close."""
     from PyQt6.QtCore import qInstallMessageHandler
@@ -456,7 +457,7 @@ def run_review(rec: ReviewRecording, settings: MonitorSettings, classify_again: 
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor review")
-    window = ReviewWindow(rec, settings, classify_again, seizure_label, alert_thresholds(rec))
+    window = ReviewWindow(rec, settings, classify_again, make_report, alert_thresholds(rec))
     window.resize(1500, 900)
     window.show()
     result = {"ok": True}
