@@ -126,6 +126,20 @@ def settings_json(settings: MonitorSettings) -> str:
     return json.dumps(asdict(settings), default=str)
 
 
+def checkpoint_text(settings: MonitorSettings, classifier) -> str:
+    """Which model: its file and the hash of its weights."""
+    from model.checkpoint import shipped_checkpoint
+
+    path = settings.checkpoint or shipped_checkpoint()
+    return f"{path} weights_sha256={classifier.meta.get('weights_sha256', '?')}"
+
+
+def recording_meta(settings: MonitorSettings, classifier) -> dict[str, str]:
+    """What a recording's header keeps of how it was monitored."""
+    return {"settings": settings_json(settings),
+            "checkpoint": checkpoint_text(settings, classifier)}
+
+
 def escape(text: str) -> str:
     """A marker field: BrainVision codes commas as \\1, and a marker is one line."""
     return " ".join(str(text).split()).replace(",", r"\1")

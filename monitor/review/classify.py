@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from model.checkpoint import Classifier, load_classifier, shipped_checkpoint
+from model.checkpoint import Classifier, load_classifier
 from model.data import CLASSES, DataError
 from monitor.alerts import Alert, AlertEvent
 from monitor.pipeline import Pipeline
-from monitor.record import settings_json
+from monitor.record import recording_meta
 from monitor.review.recording import ReviewAlert, ReviewRecording, Trend, open_recording
 from monitor.settings import MonitorSettings
 from monitor.sinks import Prediction, Sink
@@ -110,16 +110,9 @@ def classify(rec: ReviewRecording, settings: MonitorSettings, classifier: Classi
                       channels=n_ch, valid=valid)
     rec.alerts = [ReviewAlert(a.cls, a.onset, a.raised, a.end, a.peak, a.channels,
                               int(round(a.raised * rec.sfreq))) for a in sink.alerts]
-    rec.meta["settings"] = settings_json(settings)
-    rec.meta["checkpoint"] = checkpoint_text(settings, classifier)
+    rec.meta.update(recording_meta(settings, classifier))
     rec.meta["predictions"] = f"model pass, a window every {settings.hop_s:g} s"
     return rec
-
-
-def checkpoint_text(settings: MonitorSettings, classifier: Classifier) -> str:
-    """Which model: its file and the hash of its weights (as the recording's header keeps)."""
-    path = settings.checkpoint or shipped_checkpoint()
-    return f"{path} weights_sha256={classifier.meta.get('weights_sha256', '?')}"
 
 
 def open_classified(path, settings: MonitorSettings, classify_again: bool = False,
