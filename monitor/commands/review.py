@@ -96,10 +96,15 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.settings import UsageError
     from monitor.ui import has_screen
+    from monitor.ui.qt_platform import prepare_window
 
     if args.screenshot is None and not has_screen():
         raise UsageError("no screen found (no DISPLAY or WAYLAND_DISPLAY); 'seizure-monitor "
                          "report FILE --out report.html' gives the same review as a file.")
+    # Qt aborts the process when its platform cannot load: find out before it starts.
+    _, note = prepare_window(args.screenshot is None, args.screenshot is not None)
+    if note:
+        print(f"seizure-monitor review: {note}", file=sys.stderr)
     rec = open_recording(args.file)
     warn("review", rec)
     settings = review_settings(args)

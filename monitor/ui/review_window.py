@@ -11,6 +11,7 @@ region over a slow disk never freezes the window.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -452,8 +453,11 @@ def run_review(rec: ReviewRecording, settings: MonitorSettings, classify_again: 
     from PyQt6.QtCore import qInstallMessageHandler
 
     from monitor.review.recording import alert_thresholds
+    from monitor.ui import has_screen
     from monitor.ui.app import _qt_message
 
+    if not has_screen():  # the command only gets here without a screen for a picture
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor review")
