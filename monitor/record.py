@@ -54,6 +54,8 @@ ALERT_WAIT_S = 2.0
 MIN_FREE_BYTES = 16 * 2**20
 #: items (chunks, markers, predictions) the recorder's queue holds
 QUEUE_ITEMS = 4096
+#: the recorder's thread writes what has come this often (s), or at once for an alert
+POLL_S = 0.05
 #: the sample index of a stream time is kept every this many seconds of stream...
 ANCHOR_EVERY_S = 0.5
 #: ...for this many anchors (10 minutes): events refer to the last few seconds
@@ -449,6 +451,7 @@ class Recorder(Sink, Tap):
         self._window_ts: float | None = None
         self._t0_known = False
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
+        self._wake = threading.Event()
         self._early: list[StatusEvent] = []
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
@@ -509,6 +512,7 @@ class Recorder(Sink, Tap):
         done = threading.Event()
         try:
             self._queue.put((ev, done), timeout=ALERT_WAIT_S)
+            self._wake.set()
         except queue.Full:
             log.error("recorder: queue full, alert marker not written: %s", ev)
             return
@@ -529,6 +533,7 @@ class Recorder(Sink, Tap):
         self._closed = True
         try:
             self._queue.put(None, timeout=ALERT_WAIT_S)
+            self._wake.set()
         except queue.Full:  # a disk that hangs: the thread is a daemon, the files stay valid
             log.error("recorder: %s not closed (the disk does not answer)", self.path)
             return
@@ -536,20 +541,29 @@ class Recorder(Sink, Tap):
 
     # -- the recorder's thread -----------------------------------------------------------
     def _run(self) -> None:
+        """Wake every POLL_S (at once for an alert or the end) and write whatever has come:
+        one wake-up for many chunks, so the recorder takes little from the threads that
+        classify."""
         while True:
-            try:
-                item = self._queue.get(timeout=self.flush_s)
-            except queue.Empty:
-                item = ...  # nothing came: time to flush what is pending
-            if item is None:
-                break
-            if not self.failed:
-                try:
-                    self._step(item)
-                except OSError as exc:
-                    self._fail(exc)
-            if isinstance(item, tuple) and isinstance(item[1], threading.Event):
-                item[1].set()
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+            items = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    items.append(self._queue.get_nowait())
+            for item in items or [...]:  # nothing came: time to flush what is pending
+                if item is None:
+                    self._finish()
+                    return
+                if not self.failed:
+                    try:
+                        self._step(item)
+                    except OSError as exc:
+                        self._fail(exc)
+                if isinstance(item, tuple) and isinstance(item[1], threading.Event):
+                    item[1].set()
+
+    def _finish(self) -> None:
         if self.writer is not None and not self.failed:
             try:
                 self.writer.close()
