@@ -33,42 +33,6 @@ from monitor.sources import LSLSource, ReplaySource, SourceChunk, SourceInfo
 from replay.scenario import Scenario, build_scenario
 
 
-class TappedReplay(ReplaySource):
-    """A replay whose chunks also go to the recorder, as the pipeline's taps will hand them."""
-
-    def __init__(self, scenario: Scenario, recorder: Recorder, **kw):
-        super().__init__(scenario, **kw)
-        self.recorder = recorder
-
-    def open(self):
-        info = super().open()
-        self.recorder.opened(info)
-        return info
-
-    def read(self):
-        chunk = super().read()
-        if chunk is not None:
-            self.recorder.chunk(chunk, 0)
-        return chunk
-
-
-class TappedLSL(LSLSource):
-    def __init__(self, recorder: Recorder, **kw):
-        super().__init__(**kw)
-        self.recorder = recorder
-
-    def open(self):
-        info = super().open()
-        self.recorder.opened(info)
-        return info
-
-    def read(self):
-        chunk = super().read()
-        if len(chunk.timestamps):
-            self.recorder.chunk(chunk, 0)
-        return chunk
-
-
 def three_channel_session(recordings: list[Recording]) -> Scenario:
     """normal, seizure, normal on the first channel (its truth is the session's), two other
     real recordings beside it, at the Bonn rate (no resampling: stream times are exact)."""
@@ -84,9 +48,9 @@ def record_replay(scenario: Scenario, path: Path, classifier: Classifier,
     """The session replayed in lockstep through the real pipeline, recorded."""
     col = Collector()
     recorder = Recorder(path, meta={"note": "test"}, block=True)
-    source = TappedReplay(scenario, recorder, speed=0, name="session")
+    source = ReplaySource(scenario, speed=0, name="session")
     pipe = Pipeline(source, settings or MonitorSettings(device="cpu"), [recorder, col],
-                    classifier)
+                    classifier, taps=[recorder])
     pipe.start()
     assert pipe.wait(120.0) and pipe.error is None, pipe.error
     return col
@@ -174,8 +138,10 @@ def test_a_lost_and_recovered_lsl_stream_is_recorded_whole_with_a_new_segment(
     col = Collector()
     path = tmp_path / "lsl.vhdr"
     recorder = Recorder(path)
-    source = TappedLSL(recorder, name=name, timeout=10.0)
-    pipe = Pipeline(source, MonitorSettings(device="cpu"), [recorder, col], classifier)
+    source = LSLSource(name=name, timeout=10.0)
+    pipe = Pipeline(source, MonitorSettings(device="cpu"), [recorder, col], classifier,
+                    taps=[recorder])
+    recorder.on_status = pipe.report
     pipe.start()
     try:
         assert pipe.ready.wait(15.0) and pipe.error is None, pipe.error

@@ -11,6 +11,7 @@ window). Each recording is checked afterwards: every sample the pipeline took in
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,7 @@ def record_cost(cfg: BenchConfig, checkpoint=None, channels: int = 64, rounds: i
                 log: Callable[[str], None] = print) -> dict:
     clf, model_name = bench_classifier(checkpoint)
     settings = MonitorSettings(device="cpu")
+    load_start = os.getloadavg()
     latency: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     capacity: dict[str, int | None] = {v: None for v in VARIANTS}
     counter = iter(range(10**6))
@@ -88,7 +90,9 @@ def record_cost(cfg: BenchConfig, checkpoint=None, channels: int = 64, rounds: i
               "p99_ms_each": {v: [r["p99"] for r in latency[v]] for v in VARIANTS},
               "skipped": {v: sum(r["skipped"] for r in latency[v]) for v in VARIANTS},
               "capacity_channels": capacity,
-              "recordings_intact": all(r["recorded_intact"] for r in latency["with"])}
+              "recordings_intact": all(r["recorded_intact"] for r in latency["with"]),
+              "load_average": {"start": [round(x, 2) for x in load_start],
+                               "end": [round(x, 2) for x in os.getloadavg()]}}
     log(f"\nrecording cost at {channels} channels ({rounds} rounds of {cfg.latency_s:g} s each, "
         "alternating):")
     log(f"  end-to-end p50 {result['p50_ms']['without']} ms without, "
@@ -98,5 +102,7 @@ def record_cost(cfg: BenchConfig, checkpoint=None, channels: int = 64, rounds: i
         f"{result['p99_ms_each']['without']} / {result['p99_ms_each']['with']})")
     if cfg.capacity:
         log(f"  capacity {capacity['without']} channels without, {capacity['with']} with")
-    log(f"  every recording complete: {result['recordings_intact']}")
+    log(f"  every recording complete: {result['recordings_intact']}; load average "
+        f"{result['load_average']['start'][0]} at the start, "
+        f"{result['load_average']['end'][0]} at the end")
     return result
