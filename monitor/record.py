@@ -248,7 +248,6 @@ class BrainVisionWriter:
         _fsync_dir(folder)
         self.markers = count_markers(paths.vmrk)
         self.samples = 0  # accepted (written or pending)
-        self.written = 0  # in the .eeg
         self.bytes = sum(p.stat().st_size for p in paths.all())
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
@@ -280,8 +279,6 @@ class BrainVisionWriter:
             return
         ts = chunk.timestamps
         first = self.samples
-        if new_segment and first > 0:
-            self.marker("New Segment", "", first, date=date)
         gap = self._last is not None and ts[0] - self._last[1] > ANCHOR_EVERY_S
         if new_segment or gap or not self._anchor_ts or ts[0] - self._anchor_ts[-1] >= \
                 ANCHOR_EVERY_S:
@@ -291,6 +288,8 @@ class BrainVisionWriter:
         self._pending.append(np.ascontiguousarray(chunk.data.T, dtype="<f4"))
         self._pending_n += n
         self.samples += n
+        if new_segment and first > 0:  # (after the samples: a marker flushes what it marks)
+            self.marker("New Segment", "", first, date=date)
         if chunk.truth is not None:
             self._truth_markers(chunk.truth, first)
         if self._pending_n >= self.flush_samples:
@@ -311,7 +310,6 @@ class BrainVisionWriter:
             self._pending, self._pending_n = [], 0
             _write_all(self._eeg, data)
             self.bytes += len(data)
-            self.written = self.samples
 
     def sync(self, force: bool = False) -> None:
         """fsync every file, at most every SYNC_S unless forced."""
