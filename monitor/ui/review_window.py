@@ -81,7 +81,10 @@ class ReviewWindow(QMainWindow):
         self.thresholds = thresholds or {}
         self.labels: dict[tuple[str, int], Label] = {}
         self.items: list[tuple[str, object]] = []  # ("alert", ReviewAlert) / ("note", Annotation)
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="review-io")
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="review-io")  # EEG spans
+        # Labels on a thread of their own, never cancelled: one given just before the window
+        # closes is still saved.
+        self._labels_io = ThreadPoolExecutor(1, thread_name_prefix="review-labels")
         self._span_request = 0
         self._cancel = threading.Event()
         self.span: tuple[float, float] = (0.0, min(SPAN_S, rec.duration))
@@ -99,7 +102,7 @@ class ReviewWindow(QMainWindow):
         self._draw_overview()
         self._fill_list()
         self._request_span()
-        self._io.submit(self._load_labels)
+        self._labels_io.submit(self._load_labels)
         self.classifying = not rec.has_predictions or classify_again
         if self.classifying:
             self._start_pass()
@@ -344,7 +347,7 @@ class ReviewWindow(QMainWindow):
             self.message.setText("select an alert in the list to label it")
             return
         note = self.note.text()
-        self._io.submit(self._save_label, alert, label, note)
+        self._labels_io.submit(self._save_label, alert, label, note)
 
     def _save_label(self, alert: ReviewAlert, label: str, note: str) -> None:
         try:
@@ -442,6 +445,7 @@ class ReviewWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self._cancel.set()
         self._io.shutdown(wait=False, cancel_futures=True)
+        self._labels_io.shutdown(wait=False)
         super().closeEvent(event)
 
 
