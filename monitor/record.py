@@ -448,6 +448,7 @@ class Recorder(Sink, Tap):
         self._last_chunk_wall: float | None = None
         self._window_ts: float | None = None
         self._t0_known = False
+        self._learned_t0: float | None = None  # the stream's time origin, once learned
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._wake = threading.Event()
         self._early: list[StatusEvent] = []
@@ -593,10 +594,14 @@ class Recorder(Sink, Tap):
                     self._report("recording_gap", f"{self.path}: {item.dropped} samples not "
                                                   "recorded (the disk did not keep up)")
         elif isinstance(item, tuple) and isinstance(item[0], Prediction):
-            if w is not None:
-                p, t0 = item
-                if t0 is not None and not self.from_start:
+            p, t0 = item
+            if t0 is not None and not self.from_start:
+                # Kept until the writer opens: the first prediction can come before the
+                # first chunk reaches a recorder started mid-stream.
+                self._learned_t0 = t0
+                if w is not None:
                     w.t0 = t0
+            if w is not None:
                 w.prediction(p)
         elif isinstance(item, tuple):
             if w is not None:
@@ -612,7 +617,8 @@ class Recorder(Sink, Tap):
     def _open(self, item: _Chunk) -> BrainVisionWriter:
         ts0 = float(item.chunk.timestamps[0])
         date = lsl_wall_time(ts0) if item.info.kind == "lsl" else datetime.now(timezone.utc)
-        writer = BrainVisionWriter(self.paths, item.info, date, ts0, self.meta, self.flush_s)
+        t0 = ts0 if self._learned_t0 is None else self._learned_t0
+        writer = BrainVisionWriter(self.paths, item.info, date, t0, self.meta, self.flush_s)
         self._report("recording", f"recording to {self.path} ({len(item.info.channels)} "
                                   f"channels at {item.info.sample_rate:g} Hz)")
         return writer

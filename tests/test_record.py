@@ -195,3 +195,28 @@ def test_status_events_before_the_first_sample_are_kept_at_sample_zero(tmp_path:
     raw = mne.io.read_raw_brainvision(tmp_path / "early.vhdr", verbose="error")
     assert annotations(raw) == [(0, "Status/started t=0.000: lsl 'dev' ..."),
                                 (0, "Truth/normal")]
+
+
+def test_a_recorder_started_mid_stream_learns_the_time_origin_before_its_first_chunk(
+        tmp_path: Path) -> None:
+    """The dashboard's Record button: the first prediction can reach the recorder before its
+    first chunk does; the stream's time origin it carries must still place the markers."""
+    from types import SimpleNamespace
+
+    from monitor.alerts import Alert, AlertEvent
+    from monitor.sinks import Prediction
+
+    rate, origin = 100.0, 1000.0  # the stream began at timestamp 1000 (t = 0)
+    info = SourceInfo("dev", "lsl", rate, ("EEG",), (0,), (1.0,))
+    recorder = Recorder(tmp_path / "mid.vhdr", info=info, from_start=False)
+    probs = np.array([[0.1, 0.1, 0.8]])
+    recorder.window(SimpleNamespace(timestamp=origin + 4.99))
+    recorder.prediction(Prediction(4.99, probs, probs, np.array([True]), ("EEG",), None,
+                                   "normal", 1.0, None, 0))
+    ts = origin + 5.0 + np.arange(300) / rate  # recorded from t = 5 s on
+    recorder.chunk(SourceChunk(np.arange(300, dtype=np.float32)[None, :], ts), 0)
+    alert = Alert("seizure", 6.0, 6.5, 0.9, ("EEG",))
+    recorder.alert(AlertEvent("on", alert))
+    recorder.close()
+    raw = mne.io.read_raw_brainvision(tmp_path / "mid.vhdr", verbose="error")
+    assert annotations(raw) == [(150, "Alert/seizure on t=6.500 onset=6.000 p=0.9000 ch=EEG")]
