@@ -24,6 +24,8 @@ COMMANDS = {
     "inspect": "monitor.commands.inspect",
     "replay": "monitor.commands.replay",
     "bench": "monitor.commands.bench",
+    "review": "monitor.commands.review",
+    "report": "monitor.commands.report",
 }
 
 

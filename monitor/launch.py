@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.data import read_eeg_file, read_recordings
+from monitor.record import Recorder, check_record_path, recording_meta
 from monitor.settings import MonitorSettings, UsageError
 from monitor.sinks import EventLog, LSLResultSink, Sink
 from monitor.sources import LSLSource, ReplaySource, Source
@@ -104,18 +105,49 @@ def build_source(spec: SourceSpec) -> Source:
 
 
 def standard_sinks(settings: MonitorSettings, events: Path | None, header: dict,
-                   lsl_out: bool, printer: Sink | None = None) -> list[Sink]:
-    """The event log first (so whatever any later sink shows is on disk already, even if the
-    process is killed in between), then the printer, then the LSL outlet of results."""
+                   lsl_out: bool, printer: Sink | None = None,
+                   recorder: Sink | None = None) -> list[Sink]:
+    """The event log and the recorder first (so whatever any later sink shows is on disk
+    already, even if the process is killed in between), then the printer, then the LSL outlet
+    of results."""
     sinks: list[Sink] = []
     if events is not None:
         try:
             sinks.append(EventLog(events, header=header))
         except ValueError as exc:
             raise UsageError(f"{exc} Give --events a writable file path.") from None
+    if recorder is not None:
+        sinks.append(recorder)
     if printer is not None:
         sinks.append(printer)
     if lsl_out:
         sinks.append(LSLResultSink("seizure-monitor", 1.0 / settings.hop_s,
                                    f"seizure-monitor-{time.time_ns()}"))
     return sinks
+
+
+def check_record_path_or_refuse(path: Path) -> None:
+    """``--record PATH`` checked before anything starts: UsageError naming it."""
+    try:
+        check_record_path(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def start_recorder(path: Path) -> Recorder:
+    """A recorder for ``--record PATH`` (refused now, in one line, where the path cannot
+    work); the caller makes it a tap and a sink of its pipeline and wires it with
+    :func:`attach_recorder`."""
+    try:
+        return Recorder(path)
+    except ValueError as exc:
+        raise UsageError(f"{exc}") from None
+
+
+def attach_recorder(recorder: Recorder, pipeline) -> None:
+    """What the recorder needs from its pipeline: the model and settings for its header,
+    where to report a disk error, and (a replay at full speed) leave to wait for the disk."""
+    recorder.meta.update(recording_meta(pipeline.settings, pipeline.classifier))
+    recorder.on_status = pipeline.report
+    recorder.block = pipeline.mode == "lockstep"
+    recorder.stale_s = pipeline.settings.stale_s

@@ -34,6 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                    help="devices to measure throughput and capacity on (default: every one "
                    "torch sees)")
+    p.add_argument("--record", action="store_true",
+                   help="instead: what recording (run --record) costs, the 64-channel latency "
+                   "and the capacity with and without a recorder, alternating in one run")
     p.set_defaults(func=run)
 
 
@@ -47,6 +50,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--device cuda was asked for, but torch sees no CUDA device.")
     devices = {"all": ["cpu", "cuda"] if cuda else ["cpu"], "cpu": ["cpu"],
                "cuda": ["cuda"]}[args.device]
+    if args.record:
+        from monitor.measure.record_bench import record_cost
+
+        result = record_cost(cfg, args.checkpoint, channels=max(cfg.latency_channels),
+                             rounds=2 if args.quick or args.tiny else 3)
+        if args.json:
+            write_json(args.json, result, indent=2)
+            print(f"\nwrote {args.json}")
+        return 0
     result = run_bench(cfg, devices, args.checkpoint)
     print()
     print(table(result))

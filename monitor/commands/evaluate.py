@@ -28,7 +28,10 @@ def add_parser(sub) -> None:
         "through the real pipeline, scored per event (SzCORE tolerances: 30 s before onset, "
         "60 s after).",
     )
-    add_dataset_flags(p)
+    src = add_dataset_flags(p)
+    src.add_argument("--file", nargs="+", metavar="FILE",
+                     help="recordings to score against their own seizure annotations (a "
+                     "quoted glob works: 'recs/*.edf'); see --seizure-label")
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
     p.add_argument("--json", type=output_file, help="write the figures as JSON")
     p.add_argument("--plots", type=output_dir, help="folder for confusion-matrix PNGs")
@@ -61,10 +64,30 @@ def add_parser(sub) -> None:
                    "on-threshold and minimum duration (the model is run once)")
     s.add_argument("--out", type=output_dir, default=None,
                    help="folder for the SzCORE TSVs and the sessions plot (default: stream-eval)")
+    f = p.add_argument_group("--file: the monitor on your own recordings")
+    f.add_argument("--seizure-label", metavar="REGEX",
+                   help="annotations matching this pattern are the seizures, e.g. "
+                   "'(?i)seiz|sz' (without it: the truth a replay recorded)")
+    f.add_argument("--hop", type=float, help="seconds between windows of the model pass "
+                   "(default 1; the live monitor uses 0.1)")
+    f.add_argument("--classify", action="store_true",
+                   help="classify again even where a recording stores predictions")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.file:
+        if args.stream:
+            raise UsageError("--file scores recordings; --stream replays the data set: give "
+                             "one of them.")
+        from monitor.commands.evaluate_files import run_files
+
+        return run_files(args)
+    given = [flag for flag, value in (("--seizure-label", args.seizure_label),
+                                      ("--hop", args.hop), ("--classify", args.classify))
+             if value not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} only apply with --file.")
     if args.stream:
         return run_stream(args)
     # "is not": 0 == False, and --seed 0 is given

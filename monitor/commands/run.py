@@ -11,7 +11,16 @@ from pathlib import Path
 
 from model.checkpoint import pick_device
 from monitor.commands import output_file
-from monitor.launch import DEMO_SCENARIO, TIMEOUT_S, SourceSpec, build_source, standard_sinks
+from monitor.launch import (
+    DEMO_SCENARIO,
+    TIMEOUT_S,
+    SourceSpec,
+    attach_recorder,
+    build_source,
+    check_record_path_or_refuse,
+    standard_sinks,
+    start_recorder,
+)
 from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, UsageError, load_toml
 from monitor.sinks import JsonLinesSink
@@ -67,6 +76,9 @@ def add_parser(sub) -> None:
     m.add_argument("--tumor-off", type=float, help="tumor warning clears below this")
     m.add_argument("--channels-k", type=int, help="channels that must agree (1 = any)")
     m.add_argument("--config", type=Path, help="settings TOML (flags override it)")
+    m.add_argument("--record", type=Path, metavar="PATH.vhdr",
+                   help="record the stream as it arrives (BrainVision .vhdr/.eeg/.vmrk), with "
+                   "alerts and status events as markers and the predictions beside it")
     m.add_argument("--lsl-out", action="store_true",
                    help="publish smoothed probabilities and alert markers over LSL")
     m.add_argument("--no-predictions", action="store_true",
@@ -111,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --window or --headless, not both.")
     spec = spec_from_args(args)
     source = build_source(spec)
+    if args.record is not None:  # refused now, before anything starts, where it cannot work
+        check_record_path_or_refuse(args.record)
     if not args.headless and args.screenshot is None and not args.window and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
@@ -127,14 +141,18 @@ def run(args: argparse.Namespace) -> int:
 
         return run_dashboard(source, settings, spec, events=args.events,
                              lsl_out=args.lsl_out, screenshot=args.screenshot,
-                             duration=args.duration)
+                             duration=args.duration, record=args.record)
     return run_headless(source, settings, args)
 
 
 def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
+    recorder = start_recorder(args.record) if args.record else None
     sinks = standard_sinks(settings, args.events, {"settings": repr(settings)}, args.lsl_out,
-                           printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions))
-    pipeline = Pipeline(source, settings, sinks)
+                           printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions),
+                           recorder=recorder)
+    pipeline = Pipeline(source, settings, sinks, taps=[recorder] if recorder else None)
+    if recorder is not None:
+        attach_recorder(recorder, pipeline)
 
     def stop(signum, frame):
         pipeline.stop(timeout=0)

@@ -132,15 +132,16 @@ def _percentiles(x: np.ndarray, prefix: str = "") -> dict[str, float | None]:
 
 
 def stream_trial(amp: Amplifier, clf: Classifier, settings: MonitorSettings, n_eeg: int,
-                 warmup_s: float, measure_s: float, taps: tuple[Tap, ...] = ()) -> dict:
+                 warmup_s: float, measure_s: float, taps: tuple[Tap, ...] = (),
+                 sinks: tuple[Sink, ...] = ()) -> dict:
     """Stream ``n_eeg`` channels into the real pipeline; skipped windows and latencies of the
-    windows emitted after the warm-up. ``taps`` run beside the bench's own (a recorder, to
-    measure what it costs)."""
+    windows emitted after the warm-up. ``taps`` and ``sinks`` run before the bench's own (a
+    recorder, which is both, to measure what it costs)."""
     rate = clf.sample_rate
     source_id = f"seizure-monitor-bench-{uuid.uuid4().hex[:12]}"
     amp.start(n_eeg, rate, source_id, max_s=warmup_s + measure_s + 60)
     sink, clock = _EmissionClock(), StageClock()
-    pipe = Pipeline(LSLSource(source_id=source_id, timeout=15), settings, [sink],
+    pipe = Pipeline(LSLSource(source_id=source_id, timeout=15), settings, [*sinks, sink],
                     classifier=clf, taps=[clock, *taps])
     pipe.start()
     try:

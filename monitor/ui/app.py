@@ -39,7 +39,8 @@ def request_from_spec(spec: SourceSpec) -> SourceRequest:
 
 def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
                   events: Path | None = None, lsl_out: bool = False,
-                  screenshot: Path | None = None, duration: float | None = None) -> int:
+                  screenshot: Path | None = None, duration: float | None = None,
+                  record: Path | None = None) -> int:
     """Show the dashboard on ``source`` until the window is closed (or, with ``screenshot``,
     for ``duration`` seconds, then save a PNG of the window)."""
     if not has_screen():  # `run` only gets here without a screen for a screenshot
@@ -56,7 +57,7 @@ def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor")
     window = MainWindow(settings, classifier, events=events, find_streams=screenshot is None,
-                        lsl_out=lsl_out)
+                        lsl_out=lsl_out, record=record)
     window.resize(1600, 1000)
     request = request_from_spec(spec)
     window.controls.show_request(request)

@@ -84,6 +84,7 @@ class ControlPanel(QWidget):
     stop_requested = pyqtSignal()
     alerts_changed = pyqtSignal(object, float)  # AlertSettings, smoothing seconds
     freeze_toggled = pyqtSignal(bool)
+    record_toggled = pyqtSignal(bool)
     scale_changed = pyqtSignal(bool, float)  # auto, microvolts per lane
 
     def __init__(self, alerts: AlertSettings, smoothing_s: float, parent=None):
@@ -147,8 +148,13 @@ class ControlPanel(QWidget):
         self.start.clicked.connect(lambda: self.start_requested.emit(self.request()))
         self.stop = QPushButton("Stop")
         self.stop.clicked.connect(self.stop_requested)
+        # Records the stream and the results while it is on (a BrainVision file set).
+        self.record = QPushButton("Record  [R]")
+        self.record.setCheckable(True)
+        self.record.toggled.connect(self.record_toggled)
         buttons.addWidget(self.start)
         buttons.addWidget(self.stop)
+        buttons.addWidget(self.record)
         form.addLayout(buttons)
         self._source_kind_changed(DEMO)
         return box

@@ -17,6 +17,7 @@ FIELDS = {
     "latency": "end to end: from the newest sample's timestamp to its result (live LSL only)",
     "buffer": "ring buffer fill",
     "skipped": "windows skipped so far to stay real time",
+    "record": "the recording (Record button): its file and size so far",
     "health": "stream health",
 }
 

@@ -32,8 +32,9 @@ from PyQt6.QtWidgets import (
 from model.checkpoint import Classifier
 from model.data import CLASSES
 from monitor.alerts import Alert, AlertEvent
-from monitor.launch import standard_sinks
+from monitor.launch import attach_recorder, standard_sinks
 from monitor.pipeline import Pipeline, Snapshot
+from monitor.record import Recorder
 from monitor.settings import AlertSettings, MonitorSettings
 from monitor.sinks import EventLog, Prediction, Sink, StatusEvent, status_json
 from monitor.sources import Source
@@ -67,14 +68,23 @@ class MainWindow(QMainWindow):
     #: one frame drawn (for the frame meter)
     frame_drawn = pyqtSignal()
 
+    #: (generation, Recorder or None, error message): a recorder made in the background
+    _recorder_built = pyqtSignal(int, object, str)
+
     def __init__(self, settings: MonitorSettings, classifier: Classifier,
                  events: Path | None = None, find_streams: bool = True,
-                 lsl_out: bool = False):
+                 lsl_out: bool = False, record: Path | None = None):
+        """``record``: record the first session to this .vhdr (the Record button is on);
+        later recordings go to its folder (the working folder without it), named by time."""
         super().__init__()
         self.settings = settings
         self.classifier = classifier
         self.events = events
         self.lsl_out = lsl_out
+        self.recorder: Recorder | None = None
+        self._record_generation = 0
+        self._record_next = record
+        self._record_dir = record.parent if record is not None else Path.cwd()
         self.pipeline: Pipeline | None = None
         self._pipelines: list[Pipeline] = []
         self.bridge: QtSink | None = None
@@ -95,6 +105,11 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(theme.STYLE_SHEET)
         self._build()
         self._source_built.connect(self._on_source_built)
+        self._recorder_built.connect(self._on_recorder_built)
+        if record is not None:
+            self.controls.record.blockSignals(True)
+            self.controls.record.setChecked(True)
+            self.controls.record.blockSignals(False)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(FRAME_MS)
@@ -133,6 +148,7 @@ class MainWindow(QMainWindow):
         self.controls.alerts_changed.connect(self.configure_alerts)
         self.controls.freeze_toggled.connect(self.set_frozen)
         self.controls.scale_changed.connect(self._scale_chosen)
+        self.controls.record_toggled.connect(self.set_recording)
         self.history = AlertHistoryTable()
         history_box = QGroupBox("Alert history")
         QVBoxLayout(history_box).addWidget(self.history)
@@ -161,7 +177,8 @@ class MainWindow(QMainWindow):
         for keys, slot in (("Space", self.acknowledge), ("P", self.controls.freeze.toggle),
                            ("A", lambda: self._scale_chosen(True, 0.0)),
                            ("+", lambda: self._step_scale(-1)), ("=", lambda: self._step_scale(-1)),
-                           ("-", lambda: self._step_scale(1)), ("Ctrl+Q", self.close)):
+                           ("-", lambda: self._step_scale(1)), ("Ctrl+Q", self.close),
+                           ("R", self.controls.record.toggle)):
             QShortcut(QKeySequence(keys), self, slot)
 
     # -- pipeline control -----------------------------------------------------------------
@@ -209,12 +226,20 @@ class MainWindow(QMainWindow):
         bridge.closed.connect(self._on_closed, queued)
         self.bridge = bridge
         sinks: list[Sink] = [bridge]
+        self._close_recorder()
         try:
+            recorder = self._new_recorder() if self.controls.record.isChecked() else None
             label = self.request.label if self.request else type(source).__name__
             sinks += standard_sinks(self.settings, self.events, {
                 "settings": repr(self.settings), "source": label, "face": "dashboard"},
                 self.lsl_out)
-            self.pipeline = Pipeline(source, self.settings, sinks, classifier=self.classifier)
+            if recorder is not None:  # before the window hears of an alert, it is on disk
+                sinks.insert(0, recorder)
+            self.pipeline = Pipeline(source, self.settings, sinks, classifier=self.classifier,
+                                     taps=[recorder] if recorder else None)
+            if recorder is not None:
+                attach_recorder(recorder, self.pipeline)
+                self.recorder = recorder
         except Exception as exc:
             for sink in sinks:
                 sink.close()
@@ -257,6 +282,69 @@ class MainWindow(QMainWindow):
         self.status.set_message(f"alert settings applied: seizure on {alerts.seizure.on:.2f} "
                                 f"off {alerts.seizure.off:.2f}, tumor on {alerts.tumor.on:.2f} "
                                 f"off {alerts.tumor.off:.2f}, smoothing {smoothing_s:g} s")
+
+    # -- recording ------------------------------------------------------------------------
+    def _new_recorder(self, info=None) -> Recorder:
+        """A recorder to the --record path (the first time), else a new file named by the time
+        in the recordings' folder; ValueError naming the path where it cannot work."""
+        path = self._record_next
+        self._record_next = None
+        if path is None:
+            stem = f"seizure-monitor-{time.strftime('%Y%m%d-%H%M%S')}"
+            path, k = self._record_dir / f"{stem}.vhdr", 1
+            while path.exists():
+                k += 1
+                path = self._record_dir / f"{stem}-{k}.vhdr"
+        return Recorder(path, info=info, from_start=info is None)
+
+    def set_recording(self, on: bool) -> None:
+        """The Record button: start recording the running stream (from now on), or stop."""
+        if not on:
+            self._close_recorder()
+            self.status.set_fields(record="")
+            return
+        p = self.pipeline
+        if p is None or p.done.is_set() or p.info is None:
+            self.status.set_message("recording starts with the next source")
+            return
+        self._record_generation += 1
+        gen, info = self._record_generation, p.info
+
+        def build() -> None:  # the path's checks touch the disk: not on the GUI thread
+            try:
+                recorder, message = self._new_recorder(info), ""
+            except ValueError as exc:
+                recorder, message = None, str(exc)
+            with contextlib.suppress(RuntimeError):  # the window is gone
+                self._recorder_built.emit(gen, recorder, message)
+
+        threading.Thread(target=build, name="build-recorder", daemon=True).start()
+
+    def _on_recorder_built(self, gen: int, recorder: Recorder | None, message: str) -> None:
+        p = self.pipeline
+        stale = gen != self._record_generation or not \
+            self.controls.record.isChecked() or p is None or p.done.is_set()
+        if recorder is None or stale:
+            if recorder is not None:
+                threading.Thread(target=recorder.close, daemon=True).start()
+            if message:
+                self._show_error(f"Cannot record: {message}")
+                self.controls.record.setChecked(False)
+            return
+        attach_recorder(recorder, p)
+        # Appended: a list the worker is going through only ever grows at its end.
+        p.taps.append(recorder)
+        p.add_sink(recorder)
+        self.recorder = recorder
+        self.status.set_message(f"recording to {recorder.path}")
+
+    def _close_recorder(self) -> None:
+        """Stop recording (the files are closed on a thread of their own). The recorder stays
+        in its pipeline's lists, inert, rather than being taken out of a list the worker may be
+        going through."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            threading.Thread(target=recorder.close, name="close-recorder", daemon=True).start()
 
     def set_frozen(self, frozen: bool) -> None:
         self.traces.set_frozen(frozen)
@@ -474,6 +562,11 @@ class MainWindow(QMainWindow):
             ", replay at full speed" if speed == 0 else f", replay ×{speed:g}"
         latency = view.latency_ms
         fill = min(view.written, view.capacity) / view.capacity
+        recorder = self.recorder
+        if recorder is not None:
+            self.status.set_fields(record=f"● REC failed: {recorder.failed}" if recorder.failed
+                                   else f"● REC {recorder.path.name} "
+                                        f"{recorder.size / 2**20:.1f} MB")
         self.status.set_fields(
             rate=f"{info.sample_rate:g} Hz ({measured} measured{pace})",
             infer=f"infer {view.infer_ms:.1f} ms",
