@@ -1,6 +1,7 @@
 """Fixtures for the ward's tests: a real redis-server on a free port in a temp folder (no
-fakeredis). A test module imports them (pytest puts tests/ on the path):
-``from redis_server import redis_factory, redis_server``."""
+fakeredis). A test module imports them (pytest puts tests/ on the path) as
+``from redis_server import redis_factory_fixture, redis_server_fixture  # noqa: F401``;
+its tests then ask for ``redis_server`` or ``redis_factory``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from monitor.measure.redis_server import LocalRedis
 
 
-@pytest.fixture
-def redis_factory(tmp_path):
+@pytest.fixture(name="redis_factory")
+def redis_factory_fixture(tmp_path):
     """Start servers with options (``password=``, ``appendonly=``); all stopped at the end."""
     servers: list[LocalRedis] = []
 
@@ -24,7 +25,8 @@ def redis_factory(tmp_path):
         server.stop()
 
 
-@pytest.fixture
-def redis_server(redis_factory) -> LocalRedis:
+@pytest.fixture(name="redis_server")
+def redis_server_fixture(redis_factory) -> LocalRedis:
     """A plain server: no password, no persistence."""
     return redis_factory()
+

@@ -310,8 +310,10 @@ class WardState:
 
 
 class StationReader:
-    """Reads every patient's streams into ``on_batch`` (its thread); ``on_link(ok, detail)``
-    says when Redis goes away or comes back. New patients are found in the registry."""
+    """Reads every patient's streams into ``on_batch`` (its thread), after every read, also
+    an empty one (at least every ``block_ms``, so the consumer can tick); ``on_link(ok,
+    detail)`` says when Redis goes away or comes back. New patients are found in the
+    registry."""
 
     def __init__(self, target: RedisTarget, on_batch: Callable[[list[StreamEntry], dict], None],
                  on_link: Callable[[bool, str], None] | None = None, block_ms: int = 500,
@@ -363,11 +365,12 @@ class StationReader:
                 if online is not True:
                     online = True
                     self.on_link(True, f"{self.target.shown}: connected")
-                entries = self._read(client) if self.ids else []
-                if not self.ids:
+                if self.ids:
+                    entries = self._read(client)
+                else:
+                    entries = []
                     self._stop.wait(self.block_ms / 1000)
-                if entries:
-                    self.on_batch(entries, {})
+                self.on_batch(entries, {})
             except redis.RedisError as exc:
                 if client is not None:
                     client.close()
@@ -413,6 +416,38 @@ class StationReader:
                 self.ids[key] = entry_id
                 out.append(StreamEntry(patient, kind, entry_id, fields))
         return out
+
+
+class Station:
+    """A WardState fed by a StationReader, for the headless ward, the bench and the tests:
+    every durable message seen for the first time, and every monitor going offline or coming
+    back, goes to ``on_event`` (reader thread) with the time the ward received it."""
+
+    def __init__(self, target: RedisTarget, on_event: Callable[[dict], None] | None = None,
+                 on_link: Callable[[bool, str], None] | None = None,
+                 offline_after_s: float = OFFLINE_AFTER_S, block_ms: int = 500):
+        self.state = WardState(offline_after_s)
+        self.lock = threading.Lock()
+        self.on_event = on_event or (lambda event: None)
+        self.reader = StationReader(target, self._batch, on_link, block_ms=block_ms)
+
+    def start(self) -> Station:
+        self.reader.start()
+        return self
+
+    def stop(self) -> None:
+        self.reader.stop()
+        self.reader.join(5.0)
+
+    def _batch(self, entries: list[StreamEntry], registry: dict) -> None:
+        received = round(time.time(), 3)
+        with self.lock:
+            for patient, meta in registry.items():
+                self.state.register(patient, meta)
+            out = [event for entry in entries for event in self.state.feed(entry)]
+            out += self.state.tick(self.reader.now_ms())
+        for event in out:
+            self.on_event({**event, "received": received})
 
 
 class WardCommands:
