@@ -102,6 +102,15 @@ def predictor(net: nn.Module, batch: int = 2048):
     return predict
 
 
+def optimizer(net: nn.Module, cfg: TrainConfig, batches_per_epoch: int):
+    """AdamW and its one-cycle schedule over ``cfg.epochs`` epochs: the recipe's, for every
+    network it trains (``compare`` too)."""
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * batches_per_epoch, pct_start=0.1)
+    return opt, sched
+
+
 def run_epoch(net: nn.Module, opt: torch.optim.Optimizer, sched, x: np.ndarray, y: np.ndarray,
               batch_size: int, rng: np.random.Generator) -> tuple[float, float]:
     """One pass over the windows in a random order; mean cross-entropy and accuracy."""
@@ -141,11 +150,8 @@ def train(
     net = SeizureNet(cfg.net)
     fit_scaler(net, train_recs)
     net.to(cfg.device)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = -(-len(train_recs) * cfg.windows_per_recording // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1
-    )
+    opt, sched = optimizer(
+        net, cfg, -(-len(train_recs) * cfg.windows_per_recording // cfg.batch_size))
     history: list[dict] = []
     best = (-1.0, 0, copy.deepcopy(net.state_dict()), {}, [])
     stale = 0

@@ -84,6 +84,22 @@ class RingBuffer:
             return Window(self._data[:, idx], self._ts[idx], self._truth[idx],
                           self._segment[idx], end)
 
+    def copy_latest(self, out: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
+        """The newest samples of channels ``rows`` copied into ``out`` (len(rows), n), oldest
+        first, allocating nothing (a dashboard frame): how many were copied (fewer than n at
+        the start of a stream) and ``written`` at the time."""
+        with self._lock:
+            end = self._written
+            m = min(out.shape[1], end, self.capacity)
+            start = (end - m) % self.capacity
+            first = min(m, self.capacity - start)  # up to the ring's end, then from its start
+            np.take(self._data[:, start:start + first], rows, axis=0, out=out[:, :first],
+                    mode="clip")
+            if first < m:
+                np.take(self._data[:, :m - first], rows, axis=0, out=out[:, first:m],
+                        mode="clip")
+        return m, end
+
     def latest(self, n: int) -> Window:
         """The newest ``n`` samples (fewer at the start of a stream)."""
         with self._lock:

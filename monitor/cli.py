@@ -13,6 +13,7 @@ import sys
 
 from model.checkpoint import CheckpointError
 from model.data import DataError
+from monitor.settings import UsageError
 
 #: subcommand -> module that implements it
 COMMANDS = {
@@ -24,10 +25,6 @@ COMMANDS = {
     "replay": "monitor.commands.replay",
     "bench": "monitor.commands.bench",
 }
-
-
-class UsageError(ValueError):
-    """An impossible combination or value of flags."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,8 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m monitor.cli` runs this file as __main__, a second copy of the module: the
-    # commands raise monitor.cli.UsageError, which only the imported copy's main() catches.
-    from monitor.cli import main as cli_main
-
-    sys.exit(cli_main())
+    sys.exit(main())

@@ -13,6 +13,11 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
 
+class UsageError(ValueError):
+    """An impossible combination or value of flags or settings; the command line prints it
+    as one line and exits 2."""
+
+
 @dataclass(frozen=True)
 class ClassRule:
     """When a class raises an alert: hysteresis thresholds and minimum durations."""

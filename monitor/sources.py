@@ -62,9 +62,20 @@ class SourceChunk:
 
 
 class Source(ABC):
-    """A stream of samples: ``open()`` once, ``read()`` often, ``close()`` (idempotent)."""
+    """A stream of samples: ``open()`` once, ``read()`` often, ``close()`` (idempotent).
+
+    The class attributes below are the optional capabilities a pipeline asks about; a kind of
+    source that has one sets it.
+    """
 
     info: SourceInfo
+    #: replay speed, x real time (0: as fast as it is read); None for a live stream
+    speed: float | None = None
+    #: seconds ``read()`` itself waits for a sample when none has come; 0: it returns at once,
+    #: and the pipeline polls it
+    wait_s: float = 0.0
+    #: what ``open()`` noticed that the user should hear (a unit it could not read, ...)
+    warnings: tuple[str, ...] = ()
 
     @abstractmethod
     def open(self) -> SourceInfo: ...
@@ -203,10 +214,9 @@ class LSLSource(Source):
         self._scale_override = scale
         self._max_chunk = max_chunk
         self._inlet: pylsl.StreamInlet | None = None
-        #: how long read() may wait in liblsl for a first sample
+        #: read() waits in liblsl for a first sample, so the pipeline need not poll
         self.wait_s = 0.005
         self._watch: pylsl.ContinuousResolver | None = None
-        self.warnings: list[str] = []
         self._closed = False
         self._interrupted = threading.Event()
 
@@ -242,7 +252,7 @@ class LSLSource(Source):
         if not eeg:
             raise SourceError(f"LSL stream {full.name()!r} has no EEG channels "
                               f"(channel types: {sorted(set(types))}).")
-        scale = []
+        scale, warnings = [], []
         for i, (label, unit) in enumerate(zip(labels, units, strict=True)):
             factor = unit_scale(unit) if unit else None
             if self._scale_override is not None:
@@ -250,10 +260,11 @@ class LSLSource(Source):
             elif factor is None and i not in eeg:
                 factor = 1.0  # not classified, so its units do not matter
             elif factor is None:
-                self.warnings.append(f"channel {label}: unit {unit or 'missing'!r} unknown; "
-                                     "assuming microvolts (use --scale to override)")
+                warnings.append(f"channel {label}: unit {unit or 'missing'!r} unknown; "
+                                "assuming microvolts (use --scale to override)")
                 factor = 1.0
             scale.append(factor)
+        self.warnings = tuple(warnings)
         self._format = fmt
         self._dest = np.empty((self._max_chunk, full.channel_count()), LSL_FORMATS[fmt])
         self._scale = np.asarray(scale, np.float64)[:, None]

@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from monitor.bench import BATCHES, capacity_search, synthetic_eeg, table
 from monitor.cli import main
+from monitor.measure.amplifier import synthetic_eeg
+from monitor.measure.bench import capacity_search
+from monitor.measure.bench_report import BATCHES, table
 from monitor.quality import check_windows
 
 

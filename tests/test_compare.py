@@ -13,6 +13,7 @@ import pytest
 
 from model.compare import CompareConfig, _score_recordings, build_variant, fit
 from model.data import read_kaggle_csv
+from model.train import TrainConfig
 from model.windows import random_windows
 from monitor.cli import main
 
@@ -108,7 +109,7 @@ def test_one_seed_gives_one_result():
     """Initialisation, windows and order all follow the run's seed, whatever ran before."""
     recordings = read_kaggle_csv(SUBSET)
     train, held_out = recordings[::8], recordings[1::20]
-    cfg = CompareConfig(epochs=1, windows_per_recording=4, threads=1)
+    cfg = CompareConfig(train=TrainConfig(epochs=1, windows_per_recording=4, threads=1))
 
     def once(seed: int) -> list[dict]:
         return fit(partial(build_variant, "gru", "moving-average", train),

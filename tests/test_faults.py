@@ -35,7 +35,7 @@ from test_pipeline import (
 
 from model.checkpoint import Classifier
 from model.data import BONN_RATE, Recording
-from monitor import pipeline as pipeline_module
+from monitor import health as health_module
 from monitor.alerts import AlertEvent
 from monitor.pipeline import Pipeline
 from monitor.settings import AlertSettings, ClassRule, MonitorSettings
@@ -310,7 +310,7 @@ def test_a_declared_rate_far_from_the_measured_one_warns_and_windows_stay_whole(
     """Declares 173.61 Hz, delivers 110 Hz (stamped at 110 Hz): rate_mismatch after the
     measurement (3 s here, 10 s in use), and the windows are still whole windows of
     consecutive samples."""
-    monkeypatch.setattr(pipeline_module, "RATE_WINDOW_S", 3.0)
+    monkeypatch.setattr(health_module, "RATE_WINDOW_S", 3.0)
     eeg = np.tile(seizure_recording(recordings), 2)
     true_rate = 110.0
     name = unique("rate")

@@ -19,7 +19,7 @@ from model.checkpoint import Classifier
 from model.data import BONN_RATE, CLASSES, NOMINAL_RATE, Recording
 from model.network import NetConfig, SeizureNet
 from monitor.alerts import AlertEvent
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, Tap
 from monitor.settings import MonitorSettings
 from monitor.sinks import Prediction, Sink, StatusEvent
 from monitor.sources import LSLSource, ReplaySource
@@ -299,3 +299,48 @@ def test_a_failing_worker_stops_the_pipeline_and_reports_the_error(
     assert error.detail.startswith(pipeline.error) and "Traceback" in error.detail
     assert not col.predictions
     pipeline.stop()  # stopping a stopped pipeline is safe
+
+
+class _Tap(Tap):
+    def __init__(self) -> None:
+        self.info = None
+        self.chunks: list[tuple[int, int]] = []
+        self.ends: list[int] = []
+
+    def opened(self, info) -> None:
+        self.info = info
+
+    def chunk(self, chunk, first: int) -> None:
+        self.chunks.append((first, chunk.data.shape[1]))
+
+    def window(self, result) -> None:
+        self.ends.append(result.end)
+
+
+def test_taps_see_raw_chunks_and_every_window_and_the_snapshot_copies_the_newest_samples(
+    recordings: list[Recording], classifier: Classifier
+) -> None:
+    """A replay at the CSV's nominal 178 Hz: taps get the chunks as the source delivered them
+    (before resampling to the model's rate) and every classified window; the dashboard's
+    snapshot holds the newest samples of the ring buffer, refilled in place."""
+    scenario = build_scenario(recordings, ["normal", "seizure"])
+    assert scenario.sample_rate == NOMINAL_RATE
+    tap, col = _Tap(), Collector()
+    pipeline = Pipeline(ReplaySource(scenario, speed=0), MonitorSettings(device="cpu"), [col],
+                        classifier, taps=[tap])
+    assert pipeline.mode == "lockstep" and pipeline.snapshot() is None  # not open yet
+    pipeline.start()
+    assert pipeline.wait(60.0) and pipeline.error is None
+    assert tap.info is not None and tap.info.sample_rate == NOMINAL_RATE
+    assert sum(n for _, n in tap.chunks) == scenario.n_samples  # at the source's own rate
+    firsts = [f for f, _ in tap.chunks]
+    assert firsts == sorted(firsts) and firsts[0] == 0
+    assert pipeline.buffer.written != scenario.n_samples  # resampled to 173.61 Hz
+    assert len(tap.ends) == len(col.predictions) and tap.ends == sorted(tap.ends)
+    view = pipeline.snapshot(seconds=10.0)
+    assert view.traces.shape == (1, round(10.0 * classifier.sample_rate))
+    assert view.filled == view.traces.shape[1] and view.written == pipeline.buffer.written
+    np.testing.assert_array_equal(view.traces,
+                                  pipeline.buffer.latest(view.filled).data[[0]])
+    assert view.windows == len(col.predictions) and view.speed == 0
+    assert pipeline.snapshot(view) is view  # refilled in place

@@ -170,7 +170,8 @@ def test_soak_two_hours(classifier: Classifier, tmp_path: Path) -> None:
 def test_lsl_ten_minutes_no_sample_lost() -> None:
     """Issue figure: 10 minutes of a real LSL stream (separate producer process, counter
     channel), every sample reaches the ring buffer once, in order, and no window is skipped."""
-    from monitor.bench import Amplifier, bench_classifier, stream_trial
+    from monitor.measure.amplifier import Amplifier
+    from monitor.measure.bench import bench_classifier, stream_trial
 
     clf, _ = bench_classifier(None)
     with Amplifier() as amp:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import torch
 
-from monitor.bench import BenchConfig, run_bench, table
 from monitor.commands import output_file, write_json
+from monitor.measure.bench import BenchConfig, run_bench
+from monitor.measure.bench_report import table
+from monitor.settings import UsageError
 
 
 def add_parser(sub) -> None:
@@ -36,8 +38,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
     if args.quick and args.tiny:
         raise UsageError("give --quick or --tiny, not both.")
     cfg = BenchConfig.tiny() if args.tiny else BenchConfig.quick() if args.quick else \

@@ -11,6 +11,7 @@ from model.checkpoint import load_classifier
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
 from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
+from monitor.settings import UsageError
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
                "seizure_on", "seizure_off", "min_on", "sweep", "out")
@@ -62,8 +63,6 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.stream:
         return run_stream(args)
-    from monitor.cli import UsageError
-
     # "is not": 0 == False, and --seed 0 is given
     given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY
              if getattr(args, n) is not None and getattr(args, n) is not False]
@@ -99,9 +98,7 @@ def _validation_ids(path: Path | None) -> list[str]:
 
 def run_stream(args: argparse.Namespace) -> int:
     seed = 0 if args.seed is None else args.seed
-    from monitor.cli import UsageError
-    from monitor.settings import MonitorSettings
-    from monitor.stream_eval import (
+    from monitor.measure.stream_eval import (
         evaluate_stream,
         plot_sessions,
         report,
@@ -110,6 +107,7 @@ def run_stream(args: argparse.Namespace) -> int:
         with_seizure_rule,
         write_tsvs,
     )
+    from monitor.settings import MonitorSettings
 
     sessions = 20 if args.sessions is None else args.sessions
     normal_minutes = 30.0 if args.normal_minutes is None else args.normal_minutes

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from model.data import read_bonn_dir, read_eeg_file, read_kaggle_csv
 from monitor.commands import add_dataset_flags
+from monitor.settings import UsageError
 from replay.lsl import LSLReplay
 from replay.scenario import Scenario, build_scenario, parse_classes
 
@@ -44,8 +45,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
     if not 0 <= args.speed < math.inf:
         raise UsageError(f"--speed must be a number of 0 or more (0: as fast as possible), "
                          f"got {args.speed}.")

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib.resources
-import math
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from model.checkpoint import pick_device
-from model.data import read_eeg_file, read_recordings
 from monitor.commands import output_file
+from monitor.launch import DEMO_SCENARIO, TIMEOUT_S, SourceSpec, build_source, standard_sinks
 from monitor.pipeline import Pipeline
-from monitor.settings import ClassRule, MonitorSettings, load_toml
-from monitor.sinks import EventLog, JsonLinesSink, LSLResultSink, Sink
+from monitor.settings import ClassRule, MonitorSettings, UsageError, load_toml
+from monitor.sinks import JsonLinesSink
 from monitor.smoothing import SMOOTHING_MODES
-from monitor.sources import LSLSource, ReplaySource, Source
+from monitor.sources import Source
 from monitor.ui import has_screen
-from replay.scenario import build_scenario, parse_classes
-
-DEMO_SCENARIO = "normal,tumor,normal,seizure,normal"
-
-
-def demo_csv() -> Path:
-    return Path(str(importlib.resources.files("assets") / "demo.csv"))
-
-
-#: seconds to wait for an LSL stream to appear
-TIMEOUT_S = 30.0
 
 
 def add_source_flags(p: argparse.ArgumentParser) -> None:
@@ -87,8 +74,6 @@ def add_parser(sub) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
-    from monitor.cli import UsageError
-
     try:
         s = load_toml(args.config) if args.config else MonitorSettings()
         top = {k: v for k, v in (("hop_s", args.hop), ("smoothing_s", args.smoothing),
@@ -108,69 +93,19 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
         raise UsageError(str(exc)) from None
 
 
-def source_from_args(args: argparse.Namespace) -> Source:
-    from monitor.cli import UsageError
-
-    speed = replay_speed(args)
-    if not 0 <= speed < math.inf:
-        raise UsageError(f"--speed must be >= 0 (0 = as fast as possible), got {speed}.")
-    live = args.lsl or args.lsl_type or args.source_id
-    files = [f for f in (args.csv, args.bonn, args.file) if f is not None]
-    if live and files:
-        raise UsageError("give either a live LSL stream or a file to replay, not both.")
-    if len(files) > 1:
-        raise UsageError("give only one of --csv, --bonn, --file.")
-    # A flag the chosen source has no use for is refused, not quietly ignored.
-    replay_only = [flag for flag, given in (
-        ("--scenario", args.scenario), ("--recordings", args.recordings),
-        ("--seed", args.seed is not None), ("--speed", args.speed is not None),
-        ("--loop", args.loop))
-        if given]
-    lsl_only = [flag for flag, given in (
-        ("--host", args.host), ("--timeout", args.timeout is not None),
-        ("--scale", args.scale is not None)) if given]
-    if live:
-        if replay_only:
-            raise UsageError(f"{', '.join(replay_only)} set a replay; a live LSL stream "
-                             "(--lsl, --lsl-type, --source-id) has no use for them.")
-        return LSLSource(args.lsl, args.lsl_type, args.source_id, args.host,
-                         TIMEOUT_S if args.timeout is None else args.timeout, args.scale)
-    if lsl_only:
-        raise UsageError(f"{', '.join(lsl_only)} pick or read a live LSL stream; name it with "
-                         "--lsl, --lsl-type or --source-id (this would replay a file).")
-    if args.scenario and args.recordings:
-        raise UsageError("give --scenario or --recordings, not both.")
-    classes = parse_classes(args.scenario) if args.scenario else None
-    ids = [i.strip() for i in args.recordings.split(",")] if args.recordings else None
-    if args.file:
-        recordings = [read_eeg_file(args.file)]
-        name = args.file.stem
-    elif files:
-        recordings = read_recordings(args.csv, args.bonn)
-        name = files[0].stem
-    else:
-        recordings = read_recordings(demo_csv())
-        classes = classes or (None if ids else parse_classes(DEMO_SCENARIO))
-        name = "demo"
-    scenario = build_scenario(recordings, classes, ids, args.seed or 0)
-    return ReplaySource(scenario, speed=speed, loop=args.loop, name=name)
-
-
-def replay_speed(args: argparse.Namespace) -> float:
-    """--speed, or real time (1) where it was not given; None marks a flag not given, so a
-    live stream can refuse it."""
-    return 1.0 if args.speed is None else args.speed
+def spec_from_args(args: argparse.Namespace) -> SourceSpec:
+    """The source flags (``add_source_flags``) as a SourceSpec."""
+    return SourceSpec(**{f.name: getattr(args, f.name) for f in fields(SourceSpec)})
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
     settings = settings_from_args(args)
     try:
         pick_device(settings.device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    source = source_from_args(args)
+    spec = spec_from_args(args)
+    source = build_source(spec)
     if not args.headless and args.screenshot is None and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
@@ -179,25 +114,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         from monitor.ui.app import run_dashboard
 
-        return run_dashboard(source, settings, args)
+        return run_dashboard(source, settings, spec, events=args.events,
+                             lsl_out=args.lsl_out, screenshot=args.screenshot,
+                             duration=args.duration)
     return run_headless(source, settings, args)
 
 
 def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
-    sinks: list[Sink] = []
-    if args.events:
-        try:
-            # First: whatever reaches stdout is on disk already, even if killed in between.
-            sinks.append(EventLog(args.events, header={"settings": repr(settings)}))
-        except ValueError as exc:
-            raise UsageError(f"{exc} Give --events a writable file path.") from None
-    sinks.append(JsonLinesSink(sys.stdout, predictions=not args.no_predictions))
+    sinks = standard_sinks(settings, args.events, {"settings": repr(settings)}, args.lsl_out,
+                           printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions))
     pipeline = Pipeline(source, settings, sinks)
-    if args.lsl_out:
-        pipeline.add_sink(LSLResultSink("seizure-monitor", 1.0 / settings.hop_s,
-                                        f"seizure-monitor-{time.time_ns()}"))
 
     def stop(signum, frame):
         pipeline.stop(timeout=0)

@@ -20,6 +20,7 @@ from model.network import NetConfig, count_parameters
 from model.train import TUMOR_BIAS, TrainConfig, TrainResult, config_dict, plot_history, train
 from model.windows import grouped_folds, grouped_split
 from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
+from monitor.settings import UsageError
 
 
 def add_parser(sub) -> None:
@@ -64,8 +65,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.cli import UsageError
-
     if args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}.")
     if args.folds == 1 or args.folds < 0:
@@ -141,8 +140,6 @@ def _epoch_label(cfg: TrainConfig, val_recs) -> str:
 
 def _check_enough(recordings, args) -> None:
     """Refuse data too small to split as asked, naming it, before sklearn fails deep down."""
-    from monitor.cli import UsageError
-
     source = args.csv or args.bonn
     window = NetConfig.window
     short = [r.id for r in recordings if r.n_samples < window]

@@ -1,1 +1,4 @@
-"""Tools that drive the runtime and measure it (benchmarks, evaluations); not part of it."""
+"""Tools that drive the runtime to measure it (bench, the stream evaluation); not part of it.
+
+Beside the commands in the layers: the runtime never imports them.
+"""

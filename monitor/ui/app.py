@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import signal
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 from model.checkpoint import load_classifier
+from monitor.launch import SourceSpec
 from monitor.settings import MonitorSettings
 from monitor.sources import Source
 from monitor.ui import has_screen
@@ -25,24 +25,23 @@ def _qt_message(mode, context, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def request_from_args(args: argparse.Namespace) -> SourceRequest:
+def request_from_spec(spec: SourceSpec) -> SourceRequest:
     """The command line's source, as the window's source controls show it."""
-    from monitor.commands.run import replay_speed
-
-    speed, loop, scenario = replay_speed(args), args.loop, args.scenario or ""
-    if args.lsl or args.lsl_type or args.source_id:
+    speed, loop, scenario = spec.replay_speed, spec.loop, spec.scenario or ""
+    if spec.live:
         return SourceRequest("lsl", stream=StreamChoice(
-            args.lsl or "", args.lsl_type or "", args.source_id or "", args.host or "", 0.0, 0))
-    path = args.csv or args.bonn or args.file
+            spec.lsl or "", spec.lsl_type or "", spec.source_id or "", spec.host or "", 0.0, 0))
+    path = spec.csv or spec.bonn or spec.file
     if path is None:
         return SourceRequest("demo", None, scenario, speed, loop)
     return SourceRequest("recordings", Path(path), scenario, speed, loop)
 
 
-def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
-    """Show the dashboard on ``source`` until the window is closed (or, with --screenshot,
-    for --duration seconds, then save a PNG of the window)."""
-    screenshot: Path | None = getattr(args, "screenshot", None)
+def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
+                  events: Path | None = None, lsl_out: bool = False,
+                  screenshot: Path | None = None, duration: float | None = None) -> int:
+    """Show the dashboard on ``source`` until the window is closed (or, with ``screenshot``,
+    for ``duration`` seconds, then save a PNG of the window)."""
     if not has_screen():  # `run` only gets here without a screen for a screenshot
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     classifier = load_classifier(settings.checkpoint)
@@ -56,13 +55,13 @@ def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Name
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor")
-    window = MainWindow(settings, classifier, events=getattr(args, "events", None),
-                        find_streams=screenshot is None,
-                        lsl_out=bool(getattr(args, "lsl_out", False)))
+    window = MainWindow(settings, classifier, events=events, find_streams=screenshot is None,
+                        lsl_out=lsl_out)
     window.resize(1600, 1000)
-    window.controls.show_request(request_from_args(args))
+    request = request_from_spec(spec)
+    window.controls.show_request(request)
     window.show()
-    window.start(source, request_from_args(args))
+    window.start(source, request)
 
     # Ctrl+C in the terminal closes the window: Python only sees signals while it runs, so a
     # timer wakes it now and then.
@@ -72,7 +71,6 @@ def run_dashboard(source: Source, settings: MonitorSettings, args: argparse.Name
     wake.start(200)
 
     saved = {"ok": True}
-    duration = getattr(args, "duration", None)
     if screenshot is not None:
         def shoot() -> None:
             window.banner.flash(False)  # a still shows the alarm colour, not a random phase

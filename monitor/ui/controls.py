@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from monitor import launch
+from monitor.launch import SourceSpec
 from monitor.settings import AlertSettings, ClassRule
 from monitor.sources import LSLSource, Source
 from monitor.ui import theme
@@ -53,8 +54,6 @@ class SourceRequest:
 def build_source(req: SourceRequest) -> Source:
     """Reads recordings (slow for a large CSV: call it off the GUI thread). Raises the
     command line's errors (UsageError, DataError, FileNotFoundError) with their messages."""
-    from monitor.commands.run import source_from_args
-
     if req.kind == "lsl":
         s = req.stream
         return LSLSource(s.name, None, s.source_id or None, s.hostname or None, timeout=10.0)
@@ -62,14 +61,11 @@ def build_source(req: SourceRequest) -> Source:
     if req.kind == "recordings" and path is None:
         raise FileNotFoundError("choose a CSV file, a Bonn folder or an EEG file to replay.")
     is_csv = path is not None and path.suffix.lower() == ".csv"
-    args = argparse.Namespace(
-        lsl=None, lsl_type=None, source_id=None, host=None, timeout=None, scale=None,
+    return launch.build_source(SourceSpec(
         csv=path if is_csv else None,
         bonn=path if path is not None and path.is_dir() else None,
         file=path if path is not None and not is_csv and not path.is_dir() else None,
-        scenario=req.scenario.strip() or None, recordings=None, seed=None, speed=req.speed,
-        loop=req.loop)
-    return source_from_args(args)
+        scenario=req.scenario.strip() or None, speed=req.speed, loop=req.loop))
 
 
 def _spin(value: float, lo: float, hi: float, step: float, suffix: str = "") -> QDoubleSpinBox:

@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtGui import QFont
 
-from monitor.buffer import RingBuffer
+from monitor.pipeline import Snapshot
 from monitor.ui import theme
 
 SECONDS = 10.0
@@ -70,7 +70,6 @@ class TracesView(pg.PlotWidget):
         self.auto_scale = True
         self.fixed_uv = 200.0
         self.frozen = False
-        self._eeg = np.zeros(0, int)
         self._names: tuple[str, ...] = ()
         self._n = 0
         self._stack = np.empty((0, 0), np.float32)
@@ -80,7 +79,6 @@ class TracesView(pg.PlotWidget):
     # -- set-up ---------------------------------------------------------------------------
     def configure(self, channels: tuple[str, ...], eeg: tuple[int, ...], rate: float) -> None:
         """The stream's channels and the buffer's sampling rate."""
-        self._eeg = np.asarray(eeg, int)
         self._names = tuple(channels[i] for i in eeg)
         lanes = len(self._names)
         self._n = max(2, int(round(SECONDS * rate)))
@@ -119,16 +117,17 @@ class TracesView(pg.PlotWidget):
                                     color=theme.SEIZURE if self.frozen else theme.MUTED)
 
     # -- drawing --------------------------------------------------------------------------
-    def refresh(self, buffer: RingBuffer, loud: np.ndarray | None = None) -> None:
-        """Draw the newest samples; ``loud`` marks lanes to draw red (above the threshold)."""
+    def refresh(self, view: Snapshot, loud: np.ndarray | None = None) -> None:
+        """Draw the newest samples (the pipeline's snapshot of its EEG channels); ``loud``
+        marks lanes to draw red (above the threshold)."""
         if self.frozen or not self._n:
             return
-        win = buffer.latest(self._n)
-        m = win.data.shape[1]
+        m = min(view.filled, self._n)
         if m < 2:
             return
         y = self._y[:, :m]
-        np.take(win.data, self._eeg, axis=0, out=y, mode="clip")
+        # The snapshot is the pipeline's, refilled each frame: scaled in a copy of our own.
+        np.copyto(y, view.traces[:, view.filled - m:view.filled])
         if np.isfinite(y).all():
             mean, spread = y.mean(axis=1, keepdims=True), None
         else:  # NaN samples (a bad stream) are not drawn; a lane of nothing but NaN is empty

@@ -32,9 +32,10 @@ from PyQt6.QtWidgets import (
 from model.checkpoint import Classifier
 from model.data import CLASSES
 from monitor.alerts import Alert, AlertEvent
-from monitor.pipeline import Pipeline
+from monitor.launch import standard_sinks
+from monitor.pipeline import Pipeline, Snapshot
 from monitor.settings import AlertSettings, MonitorSettings
-from monitor.sinks import EventLog, LSLResultSink, Prediction, StatusEvent, status_json
+from monitor.sinks import EventLog, Prediction, Sink, StatusEvent, status_json
 from monitor.sources import Source
 from monitor.ui import theme
 from monitor.ui.banner import ErrorBanner, StateBanner
@@ -47,6 +48,7 @@ from monitor.ui.probabilities import ProbabilityView
 from monitor.ui.score import RunningScore
 from monitor.ui.statusbar import HealthStatusBar
 from monitor.ui.timeline import Timeline
+from monitor.ui.traces import SECONDS as TRACE_SECONDS
 from monitor.ui.traces import TracesView
 
 #: timer interval: a little under 33 ms, so timer jitter still leaves 30 frames a second
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(1)
         self.score = RunningScore()
         self.active: dict[str, Alert] = {}
+        self.view: Snapshot | None = None  # what the frames draw, refilled from the pipeline
         self._configured = False
         self._generation = 0
         self._ack_writer: threading.Thread | None = None
@@ -203,15 +206,12 @@ class MainWindow(QMainWindow):
         bridge.status_changed.connect(self._on_status, queued)
         bridge.closed.connect(self._on_closed, queued)
         self.bridge = bridge
-        sinks = [bridge]
+        sinks: list[Sink] = [bridge]
         try:
-            if self.events is not None:
-                label = self.request.label if self.request else type(source).__name__
-                sinks.append(EventLog(self.events, header={
-                    "settings": repr(self.settings), "source": label, "face": "dashboard"}))
-            if self.lsl_out:
-                sinks.append(LSLResultSink("seizure-monitor", 1.0 / self.settings.hop_s,
-                                           f"seizure-monitor-{time.time_ns()}"))
+            label = self.request.label if self.request else type(source).__name__
+            sinks += standard_sinks(self.settings, self.events, {
+                "settings": repr(self.settings), "source": label, "face": "dashboard"},
+                self.lsl_out)
             self.pipeline = Pipeline(source, self.settings, sinks, classifier=self.classifier)
         except Exception as exc:
             for sink in sinks:
@@ -350,6 +350,7 @@ class MainWindow(QMainWindow):
     # -- drawing (the timer) --------------------------------------------------------------
     def _reset(self) -> None:
         self._configured = False
+        self.view = None
         self._stop_asked = False
         self._error = None
         self.active.clear()
@@ -364,13 +365,17 @@ class MainWindow(QMainWindow):
         p = self.pipeline
         if self._configured:
             return True
-        if p is None or not p.ready.is_set() or p.buffer is None or p.info is None:
+        if p is None or not p.ready.is_set():
             return False
-        info = p.info
+        view = p.snapshot(seconds=TRACE_SECONDS)
+        if view is None:
+            return False
+        self.view = view
+        info = view.info
         names = tuple(info.channels[i] for i in info.eeg)
         capacity = int(1.5 * PROB_SECONDS / self.settings.hop_s) + 64
         self.timeline = Timeline(len(names), capacity)
-        self.traces.configure(info.channels, info.eeg, p.classifier.sample_rate)
+        self.traces.configure(info.channels, info.eeg, view.sample_rate)
         self.probability.configure(len(names), info.labelled, names)
         self.probability.set_thresholds(self.settings.alerts)
         self.score_label.setVisible(info.labelled)
@@ -378,7 +383,7 @@ class MainWindow(QMainWindow):
         self.status.set_fields(
             source=f"{info.name} · {info.source_id or 'no source_id'} · {info.hostname}",
             channels=f"{len(info.eeg)}/{len(info.channels)} ch",
-            device=str(p.device))
+            device=view.device)
         self._configured = True
         return True
 
@@ -386,11 +391,12 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         p = self.pipeline
         if p is not None and self._ensure_configured():
+            p.snapshot(self.view)
             last = self.timeline.last
             loud = None
             if last is not None:
                 loud = last.valid & (last.smoothed[:, 0] >= self.settings.alerts.seizure.on)
-            self.traces.refresh(p.buffer, loud)
+            self.traces.refresh(self.view, loud)
             self.probability.refresh(self.timeline)
         self._draw_banner(now)
         if now - self._last_status >= STATUS_EVERY_S:
@@ -449,29 +455,29 @@ class MainWindow(QMainWindow):
             QApplication.beep()
 
     def _draw_status(self, now: float) -> None:
-        p = self.pipeline
-        if p is None or not self._configured:
+        view = self.view
+        if self.pipeline is None or not self._configured:
             return
-        info, stats = p.info, p.stats
-        self._written.append((now, p.buffer.written))
+        info = view.info
+        self._written.append((now, view.written))
         while len(self._written) > 2 and now - self._written[0][0] > 5.0:
             self._written.popleft()
         measured = "…"
         (t0, w0), (t1, w1) = self._written[0], self._written[-1]
         if t1 - t0 >= 1.0:
-            rate = (w1 - w0) / (t1 - t0) * info.sample_rate / p.classifier.sample_rate
+            rate = (w1 - w0) / (t1 - t0) * info.sample_rate / view.sample_rate
             measured = f"{rate:.1f}"
-        speed = getattr(p.source, "speed", None)
+        speed = view.speed
         pace = "" if speed in (None, 1.0) else \
             ", replay at full speed" if speed == 0 else f", replay ×{speed:g}"
-        latency = stats.get("latency_ms")
-        fill = min(p.buffer.written, p.buffer.capacity) / p.buffer.capacity
+        latency = view.latency_ms
+        fill = min(view.written, view.capacity) / view.capacity
         self.status.set_fields(
             rate=f"{info.sample_rate:g} Hz ({measured} measured{pace})",
-            infer=f"infer {stats['infer_ms']:.1f} ms",
+            infer=f"infer {view.infer_ms:.1f} ms",
             latency="latency —" if latency is None else f"latency {latency:.0f} ms",
             buffer=f"buffer {fill:.0%}",
-            skipped=f"skipped {stats['skipped']}")
+            skipped=f"skipped {view.skipped}")
         last = self.timeline.last
         if last is not None:
             smoothed = np.where(last.valid[:, None], last.smoothed, 0.0).max(axis=0)
@@ -482,8 +488,8 @@ class MainWindow(QMainWindow):
                 self.score_label.setText(text)
 
     def _source_label(self) -> str:
-        if self.pipeline is not None and self.pipeline.info is not None:
-            return repr(self.pipeline.info.name)
+        if self.view is not None:
+            return repr(self.view.info.name)
         return self.request.label if self.request else "the source"
 
 

@@ -25,7 +25,7 @@ DEMO_CLASSES = ["normal", "tumor", "normal", "seizure", "normal"]
 
 def synthetic_scenario(channels: int = 64) -> Scenario:
     """The demo scenario on ``channels`` channels (channel i delayed by 7 i samples)."""
-    from monitor.commands.run import demo_csv
+    from monitor.launch import demo_csv
 
     demo = build_scenario(read_recordings(demo_csv()), DEMO_CLASSES)
     n = demo.n_samples

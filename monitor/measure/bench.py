@@ -10,60 +10,45 @@ Five measurements, each a median over repeats after a warm-up, on every device t
 3. end-to-end latency over LSL loopback, from the push of a window's last sample to the
    emission of its prediction, split into ingest (push until the sample is in the ring buffer)
    and inference (ring buffer until the prediction reaches the sinks);
-4. the dashboard's frame rate with 64 channels (``monitor.ui.fps``, where it exists);
+4. the dashboard's frame rate with 64 channels (``monitor.measure.dashboard_fps``);
 5. resident memory at the start and after a long replay at full speed.
 
-The synthetic amplifier runs in a process of its own, as a real one would: it pushes EEG-like
-float32 samples at the model's rate (173.61 Hz, so nothing is resampled and the figures are the
-monitor's, not the resampler's), stamped with ``local_clock()`` at the push, with a sample
-counter on an extra non-EEG channel, so every window's last sample is traced to its push and a
-lost sample is counted. The pipeline is the real one; a thin subclass only notes when each chunk
-landed in the ring buffer and which window each prediction is.
+The synthetic amplifier (``monitor.measure.amplifier``) runs in a process of its own, as a real
+one would, at the model's rate (173.61 Hz, so nothing is resampled and the figures are the
+monitor's, not the resampler's). The pipeline is the real one; a tap notes when each chunk
+reached the ring buffer and which window each prediction is, and a sink when it was emitted.
+The report and targets: ``monitor.measure.bench_report``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import itertools
 import os
 import platform
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
-from pathlib import Path
 
 import numpy as np
 import psutil
 import pylsl
 import torch
-from scipy.signal import lfilter
 from sklearn.preprocessing import StandardScaler
 
 from model.checkpoint import Classifier, load_classifier, shipped_checkpoint
 from model.data import BONN_RATE, CLASSES, read_recordings
 from model.network import SeizureNet
-from monitor.pipeline import Pipeline
+from monitor.launch import demo_csv
+from monitor.measure.amplifier import Amplifier, BenchError, synthetic_eeg
+from monitor.measure.bench_report import BATCHES, targets
+from monitor.pipeline import Pipeline, Tap
 from monitor.settings import MonitorSettings
 from monitor.sinks import Prediction, Sink
 from monitor.sources import LSLSource, ReplaySource, SourceChunk
 from monitor.worker import WindowResult
 from replay.scenario import build_scenario
-
-BATCHES = (1, 8, 64, 256, 1024)
-#: samples of synthetic signal the amplifier loops over (about 6 s)
-TABLE_SAMPLES = 1024
-#: ingest p99 of mne-lsl's StreamLSL at 64 channels, 178 Hz, on the project's 2-core machine
-#: (the issue's reference, used when mne-lsl is not installed to measure it in the same run)
-MNE_LSL_INGEST_P99_MS = 2.0
-
-
-class BenchError(RuntimeError):
-    """A measurement that could not be taken (no stream, a pipeline error)."""
 
 
 @dataclass(frozen=True)
@@ -107,169 +92,25 @@ class BenchConfig:
                    memory_stream_min=0.3)
 
 
-# --- the synthetic amplifier ------------------------------------------------------------------
-
-
-def synthetic_eeg(n_channels: int, n_samples: int, rate: float, seed: int = 0) -> np.ndarray:
-    """(n_channels, n_samples) float32, about 40 uV of 1/f-like noise plus an alpha rhythm:
-    within the training data's range, never flat or clipped, so every window is classified."""
-    rng = np.random.default_rng(seed)
-    noise = lfilter([1.0], [1.0, -0.95], rng.standard_normal((n_channels, n_samples)), axis=1)
-    noise *= 35.0 / noise.std(axis=1, keepdims=True)
-    t = np.arange(n_samples) / rate
-    freq = rng.uniform(8.0, 12.0, (n_channels, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n_channels, 1))
-    return (noise + 20.0 * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
-
-
-def _stream_info(n_eeg: int, rate: float, source_id: str) -> pylsl.StreamInfo:
-    info = pylsl.StreamInfo("seizure-monitor-bench", "EEG", n_eeg + 1, rate, pylsl.cf_float32,
-                            source_id)
-    channels = info.desc().append_child("channels")
-    for k in range(n_eeg + 1):
-        ch = channels.append_child("channel")
-        ch.append_child_value("label", "counter" if k == 0 else f"EEG{k:04d}")
-        ch.append_child_value("unit", "microvolts")
-        ch.append_child_value("type", "MISC" if k == 0 else "EEG")
-    return info
-
-
-def _serve_stream(conn) -> None:
-    """The amplifier process: on ("start", ...) publish a stream, push until "stop", send back
-    the push time of every sample; "quit" ends the process."""
-    while True:
-        cmd = conn.recv()
-        if cmd[0] == "quit":
-            return
-        _, n_eeg, rate, source_id, max_s = cmd
-        block = np.empty((TABLE_SAMPLES, n_eeg + 1), np.float32)
-        block[:, 1:] = synthetic_eeg(n_eeg, TABLE_SAMPLES, rate).T
-        outlet = pylsl.StreamOutlet(_stream_info(n_eeg, rate, source_id))
-        conn.send("ready")
-        push = np.full(int(max_s * rate) + 1, np.nan)
-        sent = 0
-        while not conn.poll() and not outlet.wait_for_consumers(0.1):
-            pass
-        t0 = pylsl.local_clock()
-        # Paced by elapsed time, not by sleeping 1/rate: a late wake-up pushes what fell due.
-        while not conn.poll() and sent < len(push):
-            due = min(len(push), int((pylsl.local_clock() - t0) * rate) + 1)
-            if due > sent:
-                idx = np.arange(sent, due)
-                chunk = block[idx % TABLE_SAMPLES]
-                chunk[:, 0] = idx
-                now = pylsl.local_clock()
-                outlet.push_chunk(chunk, now)
-                push[sent:due] = now
-                sent = due
-            wait = t0 + sent / rate - pylsl.local_clock()
-            if wait > 0:
-                time.sleep(wait)
-        conn.recv()  # the "stop"
-        del outlet
-        conn.send(push[:sent])
-
-
-class _Duplex:
-    """Two one-way pipes as one connection (send / recv / poll of picklable objects)."""
-
-    def __init__(self, read_fd: int, write_fd: int):
-        self._in = Connection(read_fd, writable=False)
-        self._out = Connection(write_fd, readable=False)
-        self.recv, self.poll, self.send = self._in.recv, self._in.poll, self._out.send
-
-    def close(self) -> None:
-        self._in.close()
-        self._out.close()
-
-
-def _amplifier_main(read_fd: int, write_fd: int) -> None:
-    conn = _Duplex(read_fd, write_fd)
-    try:
-        _serve_stream(conn)
-    finally:
-        conn.close()
-
-
-class Amplifier:
-    """Handle on the amplifier process; ``with Amplifier() as amp: amp.start(...); amp.stop()``.
-
-    A plain subprocess, not multiprocessing: a spawned process would re-run the caller's main
-    script, which a script without an ``if __name__ == "__main__"`` guard does not survive.
-    """
-
-    def __init__(self):
-        self._proc: subprocess.Popen | None = None
-        self._conn: _Duplex | None = None
-
-    def __enter__(self) -> Amplifier:
-        to_child, from_parent = os.pipe()
-        to_parent, from_child = os.pipe()
-        root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-        code = f"from monitor.bench import _amplifier_main; _amplifier_main({to_child}, " \
-               f"{from_child})"
-        self._proc = subprocess.Popen([sys.executable, "-c", code], env=env,
-                                      pass_fds=(to_child, from_child))
-        os.close(to_child)
-        os.close(from_child)
-        self._conn = _Duplex(to_parent, from_parent)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self, n_eeg: int, rate: float, source_id: str, max_s: float) -> None:
-        self._conn.send(("start", n_eeg, rate, source_id, max_s))
-        if not self._conn.poll(60) or self._conn.recv() != "ready":
-            raise BenchError("the synthetic amplifier process did not publish its stream.")
-
-    def stop(self) -> np.ndarray:
-        """Stop pushing; the push time (local_clock) of every sample sent, by counter."""
-        self._conn.send(("stop",))
-        if not self._conn.poll(30):
-            raise BenchError("the synthetic amplifier process did not stop.")
-        return self._conn.recv()
-
-    def close(self) -> None:
-        """Ask the process to quit, then make sure it has; safe to call twice."""
-        if self._proc is None:
-            return
-        with contextlib.suppress(OSError):  # it may have gone already
-            self._conn.send(("quit",))
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(5)
-        self._conn.close()
-        self._proc = self._conn = None
-
-
 # --- the pipeline, timed -------------------------------------------------------------------------
 
 
-class TimedPipeline(Pipeline):
-    """The real pipeline, noting when each chunk landed in the ring buffer and which window each
-    prediction is; the sink notes when the prediction was emitted."""
+class StageClock(Tap):
+    """Notes when each chunk reached the ring buffer and which window each prediction is."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self):
         #: per chunk: buffer index of its first sample, its counter, size, clock at the write
         self.chunks: list[tuple[int, float, int, float]] = []
         self.window_ends: list[int] = []
 
-    def _ingest(self, chunk: SourceChunk) -> None:
-        # The clock is read before the write (which takes microseconds): read after it, the
-        # worker, woken by the write, has often emitted the prediction already.
-        self.chunks.append((self.buffer.written, float(chunk.data[0, 0]),
-                            len(chunk.timestamps), pylsl.local_clock()))
-        super()._ingest(chunk)
+    def chunk(self, chunk: SourceChunk, first: int) -> None:
+        # Read just before the write (which takes microseconds): read after it, the worker,
+        # woken by the write, has often emitted the prediction already.
+        self.chunks.append((first, float(chunk.data[0, 0]), len(chunk.timestamps),
+                            pylsl.local_clock()))
 
-    def _handle(self, r: WindowResult) -> None:
-        self.window_ends.append(r.end)
-        super()._handle(r)
+    def window(self, result: WindowResult) -> None:
+        self.window_ends.append(result.end)
 
 
 class _EmissionClock(Sink):
@@ -291,17 +132,16 @@ def _percentiles(x: np.ndarray, prefix: str = "") -> dict[str, float | None]:
 
 
 def stream_trial(amp: Amplifier, clf: Classifier, settings: MonitorSettings, n_eeg: int,
-                 warmup_s: float, measure_s: float, pipeline_cls: type[Pipeline] | None = None,
-                 source_cls: type[LSLSource] = LSLSource) -> dict:
+                 warmup_s: float, measure_s: float, taps: tuple[Tap, ...] = ()) -> dict:
     """Stream ``n_eeg`` channels into the real pipeline; skipped windows and latencies of the
-    windows emitted after the warm-up. ``pipeline_cls`` (a subclass of the timed pipeline) and
-    ``source_cls`` let a variant of the acquisition be measured the same way."""
+    windows emitted after the warm-up. ``taps`` run beside the bench's own (a recorder, to
+    measure what it costs)."""
     rate = clf.sample_rate
     source_id = f"seizure-monitor-bench-{uuid.uuid4().hex[:12]}"
     amp.start(n_eeg, rate, source_id, max_s=warmup_s + measure_s + 60)
-    sink = _EmissionClock()
-    pipe = (pipeline_cls or TimedPipeline)(source_cls(source_id=source_id, timeout=15),
-                                           settings, [sink], classifier=clf)
+    sink, clock = _EmissionClock(), StageClock()
+    pipe = Pipeline(LSLSource(source_id=source_id, timeout=15), settings, [sink],
+                    classifier=clf, taps=[clock, *taps])
     pipe.start()
     try:
         deadline = time.monotonic() + 30
@@ -317,11 +157,11 @@ def stream_trial(amp: Amplifier, clf: Classifier, settings: MonitorSettings, n_e
         push = amp.stop()
     if pipe.error:
         raise BenchError(f"the pipeline failed at {n_eeg} channel(s): {pipe.error}")
-    n = min(len(pipe.window_ends), len(sink.emitted))
-    ends = np.asarray(pipe.window_ends[:n])
+    n = min(len(clock.window_ends), len(sink.emitted))
+    ends = np.asarray(clock.window_ends[:n])
     emitted = np.asarray(sink.emitted[:n])
     skipped = np.asarray(sink.skipped[:n])
-    chunks = np.asarray(pipe.chunks)
+    chunks = np.asarray(clock.chunks)
     starts, counters, sizes, landed = chunks.T
     lost = int(np.sum(counters[1:] - (counters[:-1] + sizes[:-1])))
     # The chunk holding each window's last sample, and that sample's counter.
@@ -495,8 +335,6 @@ class _MemoryProbe(Sink):
 def memory(clf: Classifier, stream_minutes: float) -> dict:
     """The bundled demo recordings looped through the real pipeline at full speed (lockstep),
     as ``seizure-monitor run`` replays them (178 Hz CSV rows, so the resampler runs too)."""
-    from monitor.commands.run import demo_csv
-
     scenario = build_scenario(read_recordings(demo_csv()))
     probe = _MemoryProbe(stream_minutes * 60)
     pipe = Pipeline(ReplaySource(scenario, speed=0, loop=True, name="bench-memory"),
@@ -516,10 +354,10 @@ def memory(clf: Classifier, stream_minutes: float) -> dict:
 
 
 def dashboard_fps(seconds: float) -> dict | None:
-    """``monitor.ui.fps.measure_dashboard_fps`` with 64 channels; None without PyQt6 (a GPU
-    server may have no Qt at all)."""
+    """``measure_dashboard_fps`` with 64 channels; None without PyQt6 (a GPU server may have no
+    Qt at all)."""
     try:
-        from monitor.ui.fps import measure_dashboard_fps
+        from monitor.measure.dashboard_fps import measure_dashboard_fps
 
         return dict(measure_dashboard_fps(channels=64, seconds=seconds))
     except ImportError:
@@ -671,77 +509,3 @@ def run_bench(cfg: BenchConfig, devices: list[str], checkpoint=None,
     result["load_average"]["end"] = _load_average()
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
-
-
-def targets(r: dict) -> dict:
-    """The issue's targets for a 2-core machine; None where the figure was not measured."""
-    cpu = r["throughput"].get("cpu")
-    lat64 = (r.get("latency_ms") or {}).get("64")
-    mne = ((r.get("mne_lsl_ingest_ms") or {}).get("64") or {}).get("p99")
-    cap = r["capacity_channels"].get("cpu")
-    p99 = None if lat64 is None else lat64["p99"]
-    ingest = None if lat64 is None else lat64["ingest_p99"]
-    return {
-        "batch256_10x_loop": None if cpu is None else cpu["ratio_256"] >= 10,
-        "capacity_512": None if cap is None else cap >= 512,
-        "p99_64ch_under_20ms": None if p99 is None else p99 < 20,
-        "ingest_p99_64ch_vs_mne_lsl": None if ingest is None else
-        ingest <= (mne if mne is not None else MNE_LSL_INGEST_P99_MS),
-    }
-
-
-def _fmt(x, spec: str = ",.0f") -> str:
-    return "-" if x is None else format(x, spec)
-
-
-def table(r: dict) -> str:
-    """The printed report."""
-    lines = [f"seizure-monitor bench ({r['mode']}), {r['seconds']} s",
-             f"  hardware: {r['device']}",
-             f"  load average at start {r['load_average']['start']}, "
-             f"end {r['load_average']['end']}", ""]
-    lines.append("Inference throughput, windows/s (median of "
-                 f"{r['settings']['repeats']} repeats)")
-    header = f"  {'device':<8}{'threads':>8}{'loop':>9}" + "".join(
-        f"{'b' + str(b):>9}" for b in BATCHES) + f"{'b256/loop':>11}"
-    lines.append(header)
-    for dev, tp in r["throughput"].items():
-        rows = tp.get("batch_by_threads") or {str(tp["threads"]): tp["batch"]}
-        loops = tp.get("loop_by_threads") or {str(tp["threads"]): tp["loop"]}
-        for threads, batch in rows.items():
-            loop = loops[threads]
-            lines.append(f"  {dev:<8}{threads:>8}{_fmt(loop):>9}" + "".join(
-                f"{_fmt(batch[str(b)]):>9}" for b in BATCHES)
-                + f"{batch['256'] / loop:>10.1f}x")
-    lines.append("")
-    cap = ", ".join(f"{dev} {_fmt(n)}" for dev, n in r["capacity_channels"].items())
-    lines.append(f"Real-time capacity at hop {r['settings']['hop_s']} s, "
-                 f"{r['settings']['stream_rate_hz']} Hz over LSL loopback: {cap} channels")
-    lines.append("")
-    lines.append("End-to-end latency over LSL loopback, ms (push of a window's last sample -> "
-                 "prediction emitted)")
-    lines.append(f"  {'channels':>8}{'p50':>8}{'p99':>8}{'max':>8}{'ingest p50':>12}"
-                 f"{'ingest p99':>12}{'infer p99':>11}{'windows':>9}")
-    for n, lat in r["latency_ms"].items():
-        if lat is None:
-            continue
-        lines.append(f"  {n:>8}{_fmt(lat['p50'], '.2f'):>8}{_fmt(lat['p99'], '.2f'):>8}"
-                     f"{_fmt(lat['max'], '.2f'):>8}{_fmt(lat['ingest_p50'], '.2f'):>12}"
-                     f"{_fmt(lat['ingest_p99'], '.2f'):>12}"
-                     f"{_fmt(lat['inference_p99'], '.2f'):>11}{lat['windows']:>9}")
-    for n, ing in (r.get("mne_lsl_ingest_ms") or {}).items():
-        lines.append(f"  mne-lsl StreamLSL ingest at {n} channels: p50 "
-                     f"{_fmt(ing['p50'], '.2f')}, p99 {_fmt(ing['p99'], '.2f')}, max "
-                     f"{_fmt(ing['max'], '.2f')} ms")
-    lines.append("")
-    lines.append(f"Dashboard frame rate, 64 channels: {_fmt(r['dashboard_fps'], '.1f')}")
-    m = r["memory_mb"]
-    lines.append(f"Resident memory: {_fmt(m['start'], '.1f')} MB at start, "
-                 f"{_fmt(m['end'], '.1f')} MB after {m['stream_minutes']:g} min of stream "
-                 f"({m['windows']} windows at {m['replay_windows_per_s']} windows/s)")
-    lines.append("")
-    for err in r.get("errors") or []:
-        lines.append(f"Not measured: {err}")
-    lines.append("Targets: " + ", ".join(
-        f"{k} {'-' if v is None else 'met' if v else 'MISSED'}" for k, v in r["targets"].items()))
-    return "\n".join(lines)
