@@ -24,6 +24,7 @@ COMMANDS = {
     "inspect": "monitor.commands.inspect",
     "replay": "monitor.commands.replay",
     "bench": "monitor.commands.bench",
+    "ward": "monitor.commands.ward",
 }
 
 

@@ -177,6 +177,11 @@ class Pipeline:
         self._post_status(StatusEvent(self._now_t(), "acknowledged",
                                       f"{cls} alert{onset} acknowledged{who}"))
 
+    def report(self, event: str, detail: str) -> None:
+        """A status event from outside the stages (a sink's own thread: the ward publisher
+        going offline); any thread may call it."""
+        self._post_status(StatusEvent(self._now_t(), event, detail))
+
     def snapshot(self, into: Snapshot | None = None, seconds: float = 10.0) -> Snapshot | None:
         """What the dashboard draws: ``into`` refilled, or (None) a new Snapshot holding
         ``seconds`` of traces; None until the source is open."""

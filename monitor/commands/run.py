@@ -11,13 +11,16 @@ from pathlib import Path
 
 from model.checkpoint import pick_device
 from monitor.commands import output_file
+from monitor.commands.ward import add_publish_flags, publisher_from_args
 from monitor.launch import DEMO_SCENARIO, TIMEOUT_S, SourceSpec, build_source, standard_sinks
+from monitor.lsl_log import quiet_liblsl
 from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, UsageError, load_toml
 from monitor.sinks import JsonLinesSink
 from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import Source
 from monitor.ui import has_screen
+from monitor.ward.publisher import RedisPublisher
 
 
 def add_source_flags(p: argparse.ArgumentParser) -> None:
@@ -70,6 +73,10 @@ def add_parser(sub) -> None:
                    help="headless: print alerts and status only")
     m.add_argument("--screenshot", type=output_file, help="dashboard: save a PNG after --duration "
                    "seconds (default 10) and exit")
+    m.add_argument("--verbose", action="store_true",
+                   help="show liblsl's own log lines on stderr (hidden: the status events say "
+                        "what matters)")
+    add_publish_flags(p)
     p.set_defaults(func=run)
 
 
@@ -104,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
         pick_device(settings.device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    quiet_liblsl(args.verbose)
     spec = spec_from_args(args)
     source = build_source(spec)
+    publisher = publisher_from_args(args)
     if not args.headless and args.screenshot is None and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
@@ -116,14 +125,20 @@ def run(args: argparse.Namespace) -> int:
 
         return run_dashboard(source, settings, spec, events=args.events,
                              lsl_out=args.lsl_out, screenshot=args.screenshot,
-                             duration=args.duration)
-    return run_headless(source, settings, args)
+                             duration=args.duration, publisher=publisher,
+                             patient=args.patient)
+    return run_headless(source, settings, args, publisher)
 
 
-def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
+def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace,
+                 publisher: RedisPublisher | None = None) -> int:
     sinks = standard_sinks(settings, args.events, {"settings": repr(settings)}, args.lsl_out,
-                           printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions))
+                           printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions),
+                           patient=args.patient)
     pipeline = Pipeline(source, settings, sinks)
+    if publisher is not None:
+        publisher.attach(pipeline)
+        publisher.start()
 
     def stop(signum, frame):
         pipeline.stop(timeout=0)
@@ -137,6 +152,9 @@ def run_headless(source: Source, settings: MonitorSettings, args: argparse.Names
             pipeline.stop()
         pipeline.done.wait(0.1)
     pipeline.stop()
+    if publisher is not None:  # the last events (down to "stopped") to Redis, if it answers
+        publisher.close()
+        publisher.join()
     if pipeline.error:
         print(f"seizure-monitor run: error: {pipeline.error}", file=sys.stderr)
         return 1

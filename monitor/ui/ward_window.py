@@ -86,6 +86,14 @@ def ack_text(alarm: Alarm) -> str:
     return f"acknowledged by {who}, {time.strftime('%H:%M:%S', time.localtime(a.ts))}"
 
 
+def last_alarm(st: PatientState) -> str:
+    if not st.alarms:
+        return "no alarms"
+    a = list(st.alarms.values())[-1]
+    onset = time.strftime("%H:%M:%S", time.localtime(a.onset_ts))
+    return f"last alarm: {a.cls} at {onset}, {ack_text(a)}"
+
+
 class PatientTile(QFrame):
     """One patient: label, state, time since the alarm's onset, 10 minutes of seizure
     probability, health, and the ward's buttons."""
@@ -171,8 +179,11 @@ class PatientTile(QFrame):
     def show_state(self, st: PatientState, now: float, flash_on: bool) -> None:
         alarm = st.urgent()
         if alarm is not None:
-            title = f"{'SEIZURE' if alarm.cls == 'seizure' else 'TUMOR WARNING'}  " \
-                    f"{elapsed(now - alarm.onset_ts)}"
+            name = "SEIZURE" if alarm.cls == "seizure" else "TUMOR WARNING"
+            if alarm.active:
+                title = f"{name}  {elapsed(now - alarm.onset_ts)}"
+            else:
+                title = f"{name} ENDED  ({elapsed(alarm.duration(now))})"
             detail = f"peak {alarm.peak:.2f}, {ack_text(alarm)}"
             if alarm.cls == "seizure" and not alarm.acknowledged:
                 level = "seizure" if flash_on else "seizure_dim"
@@ -180,10 +191,10 @@ class PatientTile(QFrame):
                 level = "seizure_acked" if alarm.cls == "seizure" else "tumor"
             color = theme.SEIZURE if alarm.cls == "seizure" else theme.TUMOR
         elif st.stopped:
-            title, detail, level, color = "monitor stopped", st.last_status, "stopped", OFFLINE
+            title, detail, level, color = "monitor stopped", last_alarm(st), "stopped", OFFLINE
         else:
             title = st.state if st.p is not None else "no data yet"
-            detail = st.last_status
+            detail = last_alarm(st)
             level = "normal"
             color = theme.CLASS_COLORS.get(st.state, theme.MUTED)
         if st.offline:
@@ -194,8 +205,8 @@ class PatientTile(QFrame):
             level = "offline" if alarm is None else level
             color = OFFLINE if alarm is None else color
         if st.snooze_until > now:
-            detail = f"sound snoozed until {time.strftime('%H:%M', time.localtime(st.snooze_until))}" \
-                     f" ({st.snooze_by}); {detail}"
+            until = time.strftime("%H:%M", time.localtime(st.snooze_until))
+            detail = f"sound snoozed until {until} ({st.snooze_by}); {detail}"
         health = st.health + (f", p {st.p:.2f}" if st.p is not None and not st.offline else "")
         texts = (st.label, st.patient, title, detail, health, color)
         if texts != self._texts:

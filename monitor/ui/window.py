@@ -50,6 +50,7 @@ from monitor.ui.statusbar import HealthStatusBar
 from monitor.ui.timeline import Timeline
 from monitor.ui.traces import SECONDS as TRACE_SECONDS
 from monitor.ui.traces import TracesView
+from monitor.ward.publisher import ACK_DETAIL, RedisPublisher
 
 #: timer interval: a little under 33 ms, so timer jitter still leaves 30 frames a second
 FRAME_MS = 30
@@ -67,12 +68,16 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: MonitorSettings, classifier: Classifier,
                  events: Path | None = None, find_streams: bool = True,
-                 lsl_out: bool = False):
+                 lsl_out: bool = False, publisher: RedisPublisher | None = None,
+                 patient: str | None = None):
         super().__init__()
         self.settings = settings
         self.classifier = classifier
         self.events = events
         self.lsl_out = lsl_out
+        self.publisher = publisher  # to the ward: every pipeline of this window, one session
+        self.patient = patient
+        self._acked_by: dict[str, str] = {}  # class -> who acknowledged it where (a ward)
         self.pipeline: Pipeline | None = None
         self._pipelines: list[Pipeline] = []
         self.bridge: QtSink | None = None
@@ -211,8 +216,11 @@ class MainWindow(QMainWindow):
             label = self.request.label if self.request else type(source).__name__
             sinks += standard_sinks(self.settings, self.events, {
                 "settings": repr(self.settings), "source": label, "face": "dashboard"},
-                self.lsl_out)
+                self.lsl_out, patient=self.patient)
             self.pipeline = Pipeline(source, self.settings, sinks, classifier=self.classifier)
+            if self.publisher is not None:
+                self.publisher.attach(self.pipeline)
+                self.publisher.start()
         except Exception as exc:
             for sink in sinks:
                 sink.close()
@@ -296,6 +304,20 @@ class MainWindow(QMainWindow):
                                                 name="acknowledge_log", daemon=False)
             self._ack_writer.start()
 
+    def _remote_ack(self, detail: str) -> None:
+        """An acknowledgement made at a ward station (its status event names who and where):
+        silences the alarm here too, and the banner says who acknowledged it, where."""
+        m = ACK_DETAIL.fullmatch(detail)
+        if m is None or not (m["by"] or m["where"]):
+            return  # this window's own button (already applied)
+        who = f"{m['by']} at {m['where']}" if m["by"] and m["where"] else m["by"] or m["where"]
+        self._acked_by[m["cls"]] = f"acknowledged by {who} {time.strftime('%H:%M:%S')}"
+        wall = time.time()
+        for key in self.history.unacknowledged():
+            if key[0] == m["cls"]:
+                self.history.acknowledge(key, wall)
+        self.status.set_message(f"{m['cls']} alert {self._acked_by[m['cls']]}")
+
     # -- results from the worker (queued signals) -----------------------------------------
     def _current(self) -> bool:
         return self.sender() is self.bridge
@@ -332,6 +354,8 @@ class MainWindow(QMainWindow):
             self.status.set_health("recovered", f"stream recovered: {ev.detail}")
         elif ev.event == "started":
             self.status.set_health("ok", "● stream OK")
+        elif ev.event == "acknowledged":
+            self._remote_ack(ev.detail)
         if ev.event not in QUIET_EVENTS:
             self.status.set_message(f"{clock(ev.t)}  {ev.event}: {ev.detail}")
 
@@ -353,6 +377,7 @@ class MainWindow(QMainWindow):
         self.view = None
         self._stop_asked = False
         self._error = None
+        self._acked_by.clear()
         self.active.clear()
         self.history.clear_alerts()
         self.score = RunningScore()
@@ -435,6 +460,8 @@ class MainWindow(QMainWindow):
             alert = self.active.get(state)
             if alert is not None:
                 detail += f"   ·   since onset {last.t - alert.onset:.1f} s"
+                if state in self._acked_by:
+                    detail += f"   ·   {self._acked_by[state]}"
         elif state == "seizure_ended":
             detail = "the seizure alert has ended: acknowledge to silence it"
         elif state == "error":

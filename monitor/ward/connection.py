@@ -17,6 +17,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from monitor.settings import UsageError
+
 #: the whole URL, password included (so that no flag carries it)
 ENV_URL = "SEIZURE_MONITOR_REDIS_URL"
 #: a password for a URL that has none
@@ -28,7 +30,7 @@ TIMEOUT_S = 2.0
 HIDDEN = "***"
 
 
-class WardError(ValueError):
+class WardError(UsageError):
     """Redis is not usable as given (a bad URL, a refused password, a patient id already
     claimed): one line for the user, the password never in it."""
 

@@ -101,7 +101,7 @@ class RedisPublisher(Sink):
     events out."""
 
     def __init__(self, target: RedisTarget, patient: str, label: str = "", *,
-                 take_over: bool = False, notify: Notify = log_notify,
+                 take_over: bool = False, notify: Notify | None = None,
                  on_ack: Callable[[RemoteAck], None] | None = None,
                  clock: Callable[[], float] = time.time, session: str | None = None):
         self.target = target
@@ -111,6 +111,8 @@ class RedisPublisher(Sink):
         self.session = session or new_session()
         self.clock = clock
         self.on_ack = on_ack
+        self._notify = notify
+        self._pipeline = None  # the pipeline attached last (the dashboard starts several)
         self.host = socket.gethostname()
         self.claim = PatientClaim(self.keys, self.session, self.label, self.host, os.getpid())
         self.take_over = take_over
@@ -122,12 +124,30 @@ class RedisPublisher(Sink):
         self._last_alert: dict[str, str] = {}  # class -> alert_id of its newest alert
         self._acked: set[str] = set()  # alert ids acknowledged (locally or from a ward)
         self._remote: deque[RemoteAck] = deque(maxlen=64)
-        self.writer = _BedsideWriter(self, notify)
+        self.writer = _BedsideWriter(self, self.notify)
         self.listener = CommandListener(self)
         self._add("session", {"session": self.session, "label": self.label,
                               "host": self.host, "pid": os.getpid()})
 
     # -- control -------------------------------------------------------------------------
+    def attach(self, pipeline) -> None:
+        """Publish ``pipeline``'s results (before it starts). The publisher's own status
+        events (Redis offline, back, refused) go to it as status events, and a ward's
+        acknowledgement becomes its ``acknowledge(cls, by=, where=)``. The pipeline closing
+        does not close the publisher: the dashboard attaches the next pipeline to the same
+        session and claim."""
+        self._pipeline = pipeline
+        pipeline.add_sink(_AttachedSink(self, pipeline))
+
+    def notify(self, event: str, detail: str) -> None:
+        """A status event of the publisher's own (writer thread)."""
+        if self._notify is not None:
+            self._notify(event, detail)
+        elif self._pipeline is not None:
+            self._pipeline.report(event, detail)
+        else:
+            log_notify(event, detail)
+
     def claim_now(self) -> str | None:
         """Claim the patient id before monitoring starts, so a second monitor is refused with
         a clear message. Raises ClaimHeld; returns a line saying why Redis could not be asked
@@ -201,6 +221,14 @@ class RedisPublisher(Sink):
         self.writer.close()
         self.listener.stop()
 
+    def pipeline_closed(self, pipeline) -> None:
+        """An attached pipeline finished: its alerts ended with it (the ward ends them at its
+        "stopped"), and nothing more can be acknowledged in it."""
+        with self._lock:
+            self._active.clear()
+        if self._pipeline is pipeline:
+            self._pipeline = None
+
     # -- acknowledgements ----------------------------------------------------------------
     def _acknowledged(self, ev: StatusEvent, now: float) -> None:
         m = ACK_DETAIL.fullmatch(ev.detail)
@@ -243,6 +271,8 @@ class RedisPublisher(Sink):
             self._remote.append(ack)
         if self.on_ack is not None:
             self.on_ack(ack)
+        elif self._pipeline is not None:
+            self._pipeline.acknowledge(ack.cls, by=ack.by, where=ack.where)
         return True
 
     # -- helpers -------------------------------------------------------------------------
@@ -266,6 +296,25 @@ class RedisPublisher(Sink):
     def registry_entry(self) -> str:
         """The patient's line in the registry: what a ward shows before any event."""
         return self.claim.token
+
+
+class _AttachedSink(Sink):
+    """The publisher as one pipeline's sink: everything but close() passes through."""
+
+    def __init__(self, pub: RedisPublisher, pipeline):
+        self.pub, self.pipeline = pub, pipeline
+
+    def prediction(self, p: Prediction) -> None:
+        self.pub.prediction(p)
+
+    def alert(self, ev: AlertEvent) -> None:
+        self.pub.alert(ev)
+
+    def status(self, ev: StatusEvent) -> None:
+        self.pub.status(ev)
+
+    def close(self) -> None:
+        self.pub.pipeline_closed(self.pipeline)
 
 
 class _BedsideWriter(StreamWriter):
@@ -312,7 +361,7 @@ class CommandListener:
         self.last_id: bytes | None = None
 
     def start(self) -> None:
-        if self.pub.on_ack is not None and self._thread.ident is None:
+        if self._thread.ident is None:
             self._thread.start()
 
     def stop(self) -> None:

@@ -119,12 +119,16 @@ class PatientState:
         return [a for a in self.alarms.values() if a.active]
 
     def urgent(self) -> Alarm | None:
-        """The alarm a tile shows: an active seizure before a tumor warning, the newest."""
-        active = self.active_alarms()
-        for cls in ("seizure", "tumor"):
-            of = [a for a in active if a.cls == cls]
-            if of:
-                return of[-1]
+        """The alarm a tile shows, newest first of its kind: an active seizure alarm, then a
+        seizure alarm that ended unacknowledged (it stays until acknowledged, as at the
+        bedside), then an active tumor warning."""
+        alarms = list(self.alarms.values())[::-1]
+        for wanted in (lambda a: a.cls == "seizure" and a.active,
+                       lambda a: a.cls == "seizure" and not a.acknowledged,
+                       lambda a: a.cls == "tumor" and a.active):
+            alarm = next((a for a in alarms if wanted(a)), None)
+            if alarm is not None:
+                return alarm
         return None
 
     def rank(self) -> int:
@@ -135,7 +139,7 @@ class PatientState:
         return RANKS.index("offline" if self.offline and not self.stopped else "other")
 
     def sounding(self, now: float) -> bool:
-        """An unacknowledged seizure alarm whose sound is not snoozed."""
+        """An unacknowledged seizure alarm (active or ended) whose sound is not snoozed."""
         alarm = self.urgent()
         return (alarm is not None and alarm.cls == "seizure" and not alarm.acknowledged
                 and now >= self.snooze_until)
@@ -209,6 +213,9 @@ class WardState:
         st.health = msg.data["health"]
         if msg.type == "trend":
             st.p = float(msg.data["p"])
+            for alarm in st.active_alarms():  # the "on" carries the peak when raised only
+                if alarm.cls == "seizure":
+                    alarm.peak = max(alarm.peak, st.p)
             st.state = msg.data["state"]
             st.channel = msg.data["channel"]
             st.trend.append((msg.ts, st.p))

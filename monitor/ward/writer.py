@@ -108,6 +108,8 @@ class StreamWriter:
                     break
                 if self._client is None:
                     if not self._connect():
+                        if self._closing.is_set():
+                            break  # offline at the end: the outbox is lost with the process
                         wait = AUTH_RETRY_S if self._auth_failed else backoff
                         backoff = min(2 * backoff, BACKOFF_S[1])
                         self._wait(wait)
