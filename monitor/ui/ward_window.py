@@ -204,10 +204,10 @@ class PatientTile(QFrame):
                 f"; {detail}" if alarm is not None else "")
             level = "offline" if alarm is None else level
             color = OFFLINE if alarm is None else color
+        health = st.health + (f", p {st.p:.2f}" if st.p is not None and not st.offline else "")
         if st.snooze_until > now:
             until = time.strftime("%H:%M", time.localtime(st.snooze_until))
-            detail = f"sound snoozed until {until} ({st.snooze_by}); {detail}"
-        health = st.health + (f", p {st.p:.2f}" if st.p is not None and not st.offline else "")
+            health = f"sound snoozed until {until} by {st.snooze_by}; {health}"
         texts = (st.label, st.patient, title, detail, health, color)
         if texts != self._texts:
             self._texts = texts
@@ -215,9 +215,10 @@ class PatientTile(QFrame):
             self.ident.setText(st.patient if st.label != st.patient else "")
             self.state.setText(title)
             self.state.setStyleSheet(f"color: {color};")
-            self.detail.setText(self.detail.fontMetrics().elidedText(
-                detail, Qt.TextElideMode.ElideRight, 340))
-            self.health.setText(health)
+            for label, text in ((self.detail, detail), (self.health, health)):
+                label.setText(label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                             340))
+                label.setToolTip(text)
         self.ack_button.setEnabled(any(not a.acknowledged for a in st.alarms.values()))
         self.set_level(level)
         self._draw_trend(st, now)
