@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from monitor.commands import output_file
+from monitor.commands import output_file, write_json
 from monitor.settings import UsageError
 from monitor.ward.connection import ENV_URL, RedisTarget, WardError, is_auth_error
 from monitor.ward.keys import check_patient
@@ -121,9 +121,7 @@ def _check(target: RedisTarget) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.bench:
-        from monitor.measure.ward_bench import run_bench
-
-        return run_bench(args)
+        return _bench(args)
     if args.demo is not None and not 1 <= args.demo <= 64:
         raise UsageError(f"--demo takes 1 to 64 bedsides, got {args.demo}.")
     if args.offline_after <= 0 or args.columns < 1:
@@ -144,6 +142,30 @@ def run(args: argparse.Namespace) -> int:
             from monitor.ward.demo import stop_demo
 
             stop_demo(demo)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from monitor.measure.ward_bench import WardBenchConfig, run_ward_bench, table
+
+    try:
+        patients = tuple(int(n) for n in args.patients.split(","))
+    except ValueError:
+        raise UsageError(f"--patients takes numbers separated by commas, got "
+                         f"{args.patients!r}.") from None
+    if not patients or min(patients) < 1 or args.seconds < 10 or args.real < 0:
+        raise UsageError("--patients must be >= 1, --seconds >= 10 (an alert lasts 5 s), "
+                         "--real >= 0.")
+    if args.redis is not None:
+        RedisTarget.resolve(args.redis)  # a bad URL is refused before minutes of work
+    cfg = WardBenchConfig(patients=patients, seconds=args.seconds, real=args.real,
+                          redis=args.redis)
+    result = run_ward_bench(cfg)
+    print()
+    print(table(result))
+    if args.json:
+        write_json(args.json, result)
+        print(f"\nwrote {args.json}")
+    return 0
 
 
 def _headless(target: RedisTarget, args: argparse.Namespace) -> int:
@@ -183,8 +205,9 @@ def _window(target: RedisTarget, args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from monitor.ui.ward_window import WardWindow
+    from monitor.ui.ward_window import WardWindow, quiet_qt_messages
 
+    quiet_qt_messages()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor ward")
     commands = WardCommands(target, args.user or getpass.getuser(),

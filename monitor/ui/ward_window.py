@@ -9,11 +9,12 @@ window's state at once (the copy read back from Redis is a duplicate by uid).
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal, qInstallMessageHandler
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -66,6 +67,16 @@ QFrame#tile[level="stopped"] {{ background: #1d2026; border-color: {theme.BORDER
 QLabel#state {{ font-size: 15pt; font-weight: bold; }}
 QLabel#label {{ font-size: 12pt; font-weight: bold; }}
 """
+
+
+def quiet_qt_messages() -> None:
+    """Qt's messages to stderr, but for the offscreen platform's one about size hints, which
+    it repeats on every layout change (screenshots, the bench)."""
+    def handler(mode, context, message: str) -> None:
+        if "does not support propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def elapsed(seconds: float) -> str:

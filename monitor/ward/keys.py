@@ -23,10 +23,11 @@ REGISTRY = f"{PREFIX}:patients"
 #: Stream caps, trimmed approximately (XADD MAXLEN ~, whole listpack nodes at a time), so a
 #: stream may hold up to one node (100 entries) more. Events: alerts, acknowledgements and
 #: status events; a busy day is a few hundred, so 10,000 keep weeks of history and bound a
-#: stream whose signal flaps between bad and good all day. Trend: one hour at 1 Hz (the
-#: sparkline shows 10 minutes). Commands: acknowledgements and snoozes from the wards.
+#: stream whose signal flaps between bad and good all day. Trend: 15 minutes at 1 Hz (the
+#: sparkline shows 10 minutes, so a station started late still draws it whole). Commands:
+#: acknowledgements and snoozes from the wards.
 EVENTS_MAXLEN = 10_000
-TREND_MAXLEN = 3_600
+TREND_MAXLEN = 900
 COMMANDS_MAXLEN = 1_000
 
 #: letters, digits, dot, dash, underscore: safe inside a hash tag and a key, and in an LSL name
