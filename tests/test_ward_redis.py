@@ -305,3 +305,47 @@ def test_second_monitor_is_refused_unless_it_takes_over(redis_server):
     finally:
         first.close()
         first.join()
+
+
+@pytest.mark.parametrize("appendonly", [True, False], ids=["aof", "no-persistence"])
+def test_acks_both_ways_survive_a_redis_kill(redis_factory, appendonly):
+    server = redis_factory(appendonly=appendonly)
+    target = RedisTarget.resolve(server.url)
+    acks = []
+    pub, _ = _publisher(server, on_ack=acks.append)
+    pub.claim_now()
+    pub.start()
+    ward = Ward(server)
+    commands = WardCommands(target, "ana", "ward-1").start()
+    try:
+        pub.alert(alert_on("seizure", 10.0))
+        pub.alert(alert_on("tumor", 12.0))
+        wait_until(lambda: len(ward.of("alert")) == 2)
+        server.kill()
+        # while Redis is down: the ward acknowledges the seizure, the bedside the tumor
+        seizure = ward.of("alert")[0]["alert_id"]
+        commands.acknowledge("bed-1", "seizure", seizure)
+        pub.status(status("acknowledged", "tumor alert (onset t=11.5 s) acknowledged"))
+        server.start()
+        wait_until(lambda: acks, timeout=15, what="the ward's ack at the bedside")
+        pub.status(status("acknowledged", "seizure alert acknowledged by ana at ward-1"))
+        st = ward.station.state.patients["bed-1"]
+        wait_until(lambda: all(a.acknowledged for a in st.alarms.values()), timeout=15)
+        wait_until(lambda: len(ward.of("ack")) == 3, timeout=15)  # command, echo, bedside
+        # markers behind them in the same streams: a duplicate would have come before these
+        pub.alert(alert_on("seizure", 50.0))
+        wait_until(lambda: len(ward.of("alert")) == 3)
+        commands.acknowledge("bed-1", "seizure", ward.of("alert")[2]["alert_id"])
+        pub.status(status("marker"))
+        wait_until(lambda: len(acks) == 2 and ward.of("status"), timeout=15)
+        assert acks[0].alert_id == seizure and acks[1].alert_id != seizure
+        assert len(ward.of("ack")) == 4
+        assert sorted((a.by, a.where, a.origin) for al in st.alarms.values() for a in al.acks) \
+            == [("", "bedside " + pub.host, "bedside")] + [("ana", "ward-1", "ward")] * 2
+        cmd_uids = [f[b"uid"] for _, f in server.client().xrange(PatientKeys("bed-1").commands)]
+        assert len(cmd_uids) == len(set(cmd_uids)) == 2
+    finally:
+        commands.close()
+        pub.close()
+        pub.join()
+        ward.stop()

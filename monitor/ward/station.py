@@ -209,8 +209,9 @@ class WardState:
         st.last_beat_ms = max(st.last_beat_ms or 0.0, ms)
         if msg.ts <= st.stopped_ts:
             return  # read after the "stopped" of its session (another stream)
-        st.stopped = False
         st.health = msg.data["health"]
+        # a dashboard between sources beats on with health "stopped"
+        st.stopped = st.health in ("stopped", "error")
         if msg.type == "trend":
             st.p = float(msg.data["p"])
             for alarm in st.active_alarms():  # the "on" carries the peak when raised only
