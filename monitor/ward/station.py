@@ -326,7 +326,7 @@ class StationReader:
     def __init__(self, target: RedisTarget, on_batch: Callable[[list[StreamEntry], dict], None],
                  on_link: Callable[[bool, str], None] | None = None, block_ms: int = 500,
                  registry_every_s: float = 2.0, trend_s: float = SPARKLINE_S,
-                 count: int = 1000):
+                 count: int = 1000, trend_every_s: float = 0.25):
         self.target = target
         self.on_batch = on_batch
         self.on_link = on_link or (lambda ok, detail: None)
@@ -334,7 +334,10 @@ class StationReader:
         self.registry_every_s = registry_every_s
         self.trend_s = trend_s
         self.count = count
+        self.trend_every_s = trend_every_s
         self.ids: dict[str, str] = {}  # stream key -> last id read
+        self._durable_keys: list[str] = []  # events and commands streams
+        self._trend_keys: list[str] = []
         self.streams: dict[str, tuple[str, str]] = {}  # key -> (patient, kind)
         self.offset_ms = 0.0  # Redis server time minus this machine's
         self._registry: dict[str, bytes] = {}
@@ -359,7 +362,7 @@ class StationReader:
     def _run(self) -> None:
         client = None
         online = None
-        next_registry = 0.0
+        next_registry = next_trend = 0.0
         while not self._stop.is_set():
             try:
                 if client is None:
@@ -373,11 +376,19 @@ class StationReader:
                 if online is not True:
                     online = True
                     self.on_link(True, f"{self.target.shown}: connected")
-                if self.ids:
-                    entries = self._read(client)
-                else:
-                    entries = []
+                entries = []
+                if not self.ids:
                     self._stop.wait(self.block_ms / 1000)
+                else:
+                    # Alarms first: a blocking read of the events and commands streams only;
+                    # the trends (most of the traffic) are fetched together a few times a
+                    # second, so the read is not woken by every heartbeat of every patient.
+                    if time.monotonic() >= next_trend:
+                        next_trend = time.monotonic() + self.trend_every_s
+                        entries += self._read(client, self._trend_keys, None)
+                    wait = int(1000 * (next_trend - time.monotonic()))
+                    entries += self._read(client, self._durable_keys,
+                                          max(1, min(self.block_ms, wait)))
                 self.on_batch(entries, {})
             except redis.RedisError as exc:
                 if client is not None:
@@ -410,11 +421,13 @@ class StationReader:
                     key = getattr(keys, kind)
                     self.ids[key] = first
                     self.streams[key] = (patient, kind)
+                    (self._trend_keys if kind == "trend" else self._durable_keys).append(key)
         if changed:
             self.on_batch([], changed)
 
-    def _read(self, client: redis.Redis) -> list[StreamEntry]:
-        reply = client.xread(self.ids, count=self.count, block=self.block_ms)
+    def _read(self, client: redis.Redis, keys: list[str], block: int | None
+              ) -> list[StreamEntry]:
+        reply = client.xread({k: self.ids[k] for k in keys}, count=self.count, block=block)
         out = []
         for key, entries in reply or []:
             key = key.decode()
