@@ -253,8 +253,10 @@ def test_wrong_password_is_one_line_without_the_password(redis_factory):
     pub.join()
 
 
-def test_foreign_entry_is_skipped_with_a_warning(redis_server, caplog):
-    pub, _ = _publisher(redis_server)
+def test_foreign_entries_are_skipped_with_a_warning(redis_factory, caplog):
+    redis_server = redis_factory(appendonly=True)
+    acks = []
+    pub, notes = _publisher(redis_server, on_ack=acks.append)
     pub.claim_now()
     pub.start()
     keys = PatientKeys("bed-1")
@@ -268,11 +270,22 @@ def test_foreign_entry_is_skipped_with_a_warning(redis_server, caplog):
             client.xadd(keys.events, {"v": "1", "type": "alert", "ts": "1", "data": "[]",
                                       "uid": "x:y:1"})
             client.xadd(keys.trend, {"v": "1", "type": "trend", "ts": "1", "data": "{}"})
+            client.xadd(keys.commands, {"v": "1", "type": "ack", "ts": "1", "data": "{}"})
+            client.hset("seizure-monitor:patients", "not a patient!", "x")
+            # the publisher reconnects to a restarted Redis and reconciles, reading back past
+            # the foreign entries
+            redis_server.restart()
+            client = redis_server.client()
+            wait_until(lambda: "publish_online" in notes.events(), what="a reconnect")
             pub.alert(alert_off("seizure", 1.0, 5.0))
             wait_until(lambda: len(ward.of("alert")) == 2)
-            wait_until(lambda: ward.station.state.skipped == 3, what="3 entries skipped")
-        assert sum("skipped" in r.getMessage() for r in caplog.records) == 3
-        # the publisher's reconcile reads past foreign entries too
+            wait_until(lambda: ward.station.state.skipped == 4, what="4 entries skipped")
+            WardCommands(RedisTarget.resolve(redis_server.url), "ana", "w").start() \
+                .acknowledge("bed-1", "seizure", ward.of("alert")[0]["alert_id"])
+            wait_until(lambda: acks, what="a valid ack after the foreign one")
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("skipped" in m for m in messages) == 6  # 4 at the ward, 1 bedside, 1 id
+        assert "bed-1" in ward.station.state.patients and len(ward.station.state.patients) == 1
         server_uids = [f[b"uid"].decode() for _, f in client.xrange(keys.events)
                        if b"uid" in f and f[b"uid"].startswith(b"bed-1")]
         assert server_uids == [e.message.uid for e in pub.outbox._entries]
@@ -349,3 +362,25 @@ def test_acks_both_ways_survive_a_redis_kill(redis_factory, appendonly):
         pub.close()
         pub.join()
         ward.stop()
+
+
+def test_redis_restarted_empty_while_the_bedside_is_quiet(redis_server):
+    """No write fails (the restart falls between two), yet the empty server is refilled: the
+    writer never lets redis-py reconnect silently."""
+    pub, notes = _publisher(redis_server)
+    pub.claim_now()
+    pub.start()
+    try:
+        _raise_alerts(pub, 2)
+        ward = Ward(redis_server)
+        wait_until(lambda: len(ward.of("alert")) == 4)
+        ward.stop()
+        redis_server.restart()  # no persistence: everything gone
+        wait_until(lambda: "publish_online" in notes.events(), what="the reconnect noticed")
+        late = Ward(redis_server)
+        wait_until(lambda: len(late.of("alert")) == 4, what="the session's alerts again")
+        assert late.alert_uids() == _sent_alert_uids(pub)
+        late.stop()
+    finally:
+        pub.close()
+        pub.join()

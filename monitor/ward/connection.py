@@ -103,10 +103,25 @@ class RedisTarget:
             text = text.replace(secret, HIDDEN)
         return text
 
-    def client(self, timeout: float = TIMEOUT_S, **kwargs) -> redis.Redis:
+    def client(self, timeout: float = TIMEOUT_S, once: bool = False, **kwargs) -> redis.Redis:
         """A client that fails fast: no retries inside redis-py (the callers reconnect on
-        their own schedule and must know at once that the server is gone)."""
+        their own schedule and must know at once that the server is gone).
+
+        ``once``: it connects once. redis-py otherwise connects again, silently, when its
+        connection was dropped (a Redis restarted between two commands), and a writer would
+        then append after writes the restarted server lost without ever looking; with
+        ``once`` that command fails instead, so the writer reconciles first."""
         extra = {"password": self.password} if self.password else {}
+        if once:
+            made = []
+
+            def connect_once(connection) -> None:
+                if made:
+                    raise redis.ConnectionError("the connection to Redis was lost")
+                connection.on_connect()
+                made.append(True)
+
+            extra["redis_connect_func"] = connect_once
         return redis.Redis.from_url(self.url, socket_timeout=timeout,
                                     socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
                                     **extra, **kwargs)

@@ -142,7 +142,7 @@ class StreamWriter:
             self._wake.clear()
 
     def _connect(self) -> bool:
-        self._client = client = self.target.client()
+        self._client = client = self.target.client(once=True)
         try:
             client.ping()
             self.on_connect(client)
