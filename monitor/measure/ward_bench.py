@@ -133,10 +133,12 @@ def latency_run(cfg: WardBenchConfig, url: str, n: int, workdir: Path) -> dict:
          str(cfg.warmup), str(cfg.seconds), str(cfg.period)],
         env=dict(os.environ, PYTHONPATH=str(cfg.root)), stdout=subprocess.PIPE, text=True)
     me = psutil.Process()
+    info = RedisTarget.resolve(url).client(timeout=30)
     time.sleep(cfg.warmup)
-    cpu0, wall0 = me.cpu_times(), time.monotonic()
+    cpu0, wall0, redis0 = me.cpu_times(), time.monotonic(), _redis_cpu(info)
     out, _ = sim.communicate(timeout=cfg.seconds + 120)
-    cpu1, wall1 = me.cpu_times(), time.monotonic()
+    cpu1, wall1, redis1 = me.cpu_times(), time.monotonic(), _redis_cpu(info)
+    info.close()
     sim_result = json.loads(out.strip().splitlines()[-1])
     for proc in reals:
         proc.send_signal(signal.SIGINT)
@@ -177,7 +179,15 @@ def latency_run(cfg: WardBenchConfig, url: str, n: int, workdir: Path) -> dict:
         "ward_cpu_percent": round(100 * cpu / wall, 1),
         "ward_cpu_ms_per_patient_s": round(1e3 * cpu / wall / (n + cfg.real), 3),
         "bedsides_cpu_s": sim_result["cpu_s"],
+        "redis_cpu_percent": round(100 * (redis1 - redis0) / wall, 1),
+        "redis_cpu_ms_per_patient_s": round(1e3 * (redis1 - redis0) / wall / (n + cfg.real), 3),
     }
+
+
+def _redis_cpu(client) -> float:
+    """Seconds of CPU the Redis server has used (INFO cpu: main thread and children)."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -328,12 +338,18 @@ def run_ward_bench(cfg: WardBenchConfig, progress=print) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = ["patients  alerts  p50 ms  p99 ms  max ms  lost  dup  ward CPU %  ms CPU/patient-s",
-             "--------  ------  ------  ------  ------  ----  ---  ----------  ----------------"]
+    lines = ["patients  alerts  p50 ms  p99 ms  max ms  lost  dup  ward CPU %  ward ms/patient-s"
+             "  Redis CPU %  Redis ms/patient-s",
+             "--------  ------  ------  ------  ------  ----  ---  ----------  -----------------"
+             "  -----------  ------------------"]
     for r in result["latency"]:
         lines.append(f"{r['patients']:>8}  {r['alert_messages']:>6}  {r['p50_ms']:>6}  "
                      f"{r['p99_ms']:>6}  {r['max_ms']:>6}  {r['lost']:>4}  {r['duplicated']:>3}"
-                     f"  {r['ward_cpu_percent']:>10}  {r['ward_cpu_ms_per_patient_s']:>16}")
+                     f"  {r['ward_cpu_percent']:>10}  {r['ward_cpu_ms_per_patient_s']:>17}"
+                     f"  {r['redis_cpu_percent']:>11}  {r['redis_cpu_ms_per_patient_s']:>18}")
+    lines += [f"real monitors next to them: {r['real_monitors']}, their alerts logged / at the "
+              f"ward: {r['real_alerts_logged']} / {r['real_alerts_at_ward']} ({r['patients']} "
+              "patients)" for r in result["latency"]]
     m, w = result["memory"], result["window"]
     lines += ["", f"Redis per patient-day (capped): {m['bytes_per_patient_day'] / 1024:.0f} KiB "
                   f"(events {m['events_entries_per_day']} entries {m['events_bytes'] / 1024:.0f} "
