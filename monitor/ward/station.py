@@ -325,7 +325,7 @@ class StationReader:
 
     def __init__(self, target: RedisTarget, on_batch: Callable[[list[StreamEntry], dict], None],
                  on_link: Callable[[bool, str], None] | None = None, block_ms: int = 500,
-                 registry_every_s: float = 2.0, trend_s: float = SPARKLINE_S,
+                 registry_every_s: float = 1.0, trend_s: float = SPARKLINE_S,
                  count: int = 1000, trend_every_s: float = 0.25):
         self.target = target
         self.on_batch = on_batch
