@@ -14,7 +14,7 @@ from monitor.commands import add_dataset_flags, output_dir, output_file, write_j
 from monitor.settings import UsageError
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
-               "seizure_on", "seizure_off", "min_on", "sweep", "out")
+               "seizure_on", "seizure_off", "min_on", "sweep", "out", "folds")
 
 
 def add_parser(sub) -> None:
@@ -47,6 +47,10 @@ def add_parser(sub) -> None:
                       "training.validation_ids): train without --all, then evaluate with this")
     held.add_argument("--holdout-of", type=Path, metavar="CKPT",
                       help="only the recordings held out (validation_ids) by checkpoint CKPT")
+    held.add_argument("--folds", type=Path, metavar="DIR",
+                      help="the fold-wise replay: every recording once, with the fold model "
+                      "(from train --folds K --save-folds DIR) that never saw it; scored per "
+                      "training seed")
     s.add_argument("--smoothing", type=float, help="smoothing time constant, seconds")
     s.add_argument("--seizure-on", type=float, help="seizure alert threshold")
     s.add_argument("--seizure-off", type=float, help="seizure alert clears below this")
@@ -123,6 +127,8 @@ def run_stream(args: argparse.Namespace) -> int:
             raise ValueError(f"--smoothing must be >= 0 s, got {settings.smoothing_s}")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.folds is not None:
+        return _run_folds(args, settings, before)
     clf = load_classifier(args.checkpoint)
     recordings = read_recordings(args.csv, args.bonn)
     data = args.csv or args.bonn
@@ -167,6 +173,49 @@ def run_stream(args: argparse.Namespace) -> int:
         print("\nseizure trade-off (the model's probabilities reused, smoothing and alert "
               "policy rerun):")
         print(sweep_table(rows))
+    if args.json:
+        write_json(args.json, result, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _run_folds(args: argparse.Namespace, settings, before: int) -> int:
+    from monitor.measure.folds import false_alarm_recordings, replay_folds
+    from monitor.measure.stream_eval import settings_dict, summary_lines, sweep, sweep_table
+
+    unused = [flag for flag, given in (("--checkpoint", args.checkpoint is not None),
+                                       ("--sessions", args.sessions is not None),
+                                       ("--normal-minutes", args.normal_minutes is not None),
+                                       ("--out", args.out is not None)) if given]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: --folds replays every recording once with "
+                         "the fold model that never saw it; it takes no checkpoint or session "
+                         "counts.")
+    seed = 0 if args.seed is None else args.seed
+    recordings = read_recordings(args.csv, args.bonn)
+    print(f"fold-wise replay of {len(recordings)} recordings with the fold models in "
+          f"{args.folds}: sessions of {before} non-seizure recordings then a seizure, order "
+          f"seed {seed}")
+    result, runs = replay_folds(recordings, args.folds, settings, before, seed)
+    result = {"folds_dir": str(args.folds), "data": str(args.csv or args.bonn), "seed": seed,
+              "settings": settings_dict(settings), **result}
+    for train_seed, seed_runs in sorted(runs.items()):
+        r = result["per_seed"][str(train_seed)]
+        hours = sum(x.duration for x in seed_runs) / 3600
+        print(f"training seed {train_seed}: {r['recordings']} recordings "
+              f"({r['recordings_unique']} different), {len(seed_runs)} sessions, "
+              f"{hours:.2f} h of stream")
+        print("\n".join(summary_lines(r)))
+        for cls in ("seizure", "tumor"):
+            where = false_alarm_recordings(seed_runs, cls)
+            r[f"false_{cls}_recordings"] = where
+            if where:
+                print(f"  false {cls} alerts raised during: {', '.join(where)}")
+        if args.sweep:
+            rows = sweep(seed_runs, settings)
+            r["sweep"] = rows
+            print(f"\nseizure trade-off, training seed {train_seed}:")
+            print(sweep_table(rows))
     if args.json:
         write_json(args.json, result, indent=2)
         print(f"wrote {args.json}")

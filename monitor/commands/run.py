@@ -20,6 +20,7 @@ from monitor.sinks import JsonLinesSink
 from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import Source
 from monitor.ui import has_screen
+from monitor.ui.qt_platform import prepare_window
 from monitor.ward.publisher import RedisPublisher
 
 
@@ -54,6 +55,8 @@ def add_parser(sub) -> None:
     add_source_flags(p)
     m = p.add_argument_group("monitor")
     m.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    m.add_argument("--window", action="store_true", help="the dashboard or an error (exit 2) "
+                   "where no window can open; by default the monitor falls back to headless")
     m.add_argument("--duration", type=float, help="stop after this many wall-clock seconds")
     m.add_argument("--events", type=Path, help="append alerts and status events (JSONL)")
     m.add_argument("--checkpoint", type=Path, help="model checkpoint (default: shipped)")
@@ -111,15 +114,23 @@ def run(args: argparse.Namespace) -> int:
         pick_device(settings.device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.window and args.headless:
+        raise UsageError("give --window or --headless, not both.")
     quiet_liblsl(args.verbose)
     spec = spec_from_args(args)
     source = build_source(spec)
     publisher = publisher_from_args(args)
-    if not args.headless and args.screenshot is None and not has_screen():
+    if not args.headless and args.screenshot is None and not args.window and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
               file=sys.stderr)
         args.headless = True
+    if not args.headless:
+        # Qt aborts the process when its platform cannot load: find out before it starts (a
+        # window asked for that cannot open raises NoWindowError, a UsageError).
+        args.headless, note = prepare_window(args.window, args.screenshot is not None)
+        if note:
+            print(f"seizure-monitor run: {note}", file=sys.stderr)
     if not args.headless:
         from monitor.ui.app import run_dashboard
 

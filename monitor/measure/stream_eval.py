@@ -69,9 +69,8 @@ def sweep(runs: list[SessionRun], settings: MonitorSettings,
 def sweep_table(rows: list[dict]) -> str:
     lines = [f"{'smooth s':>9}{'on':>6}{'off':>6}{'min s':>7}{'sens':>7}{'median s':>10}"
              f"{'max s':>8}{'false':>7}{'false/h':>9}"]
+    f = _f
     for r in rows:
-        def f(x, spec=".2f"):
-            return "-" if x is None else format(x, spec)
         lines.append(f"{r['smoothing_s']:>9g}{r['seizure_on']:>6g}{r['seizure_off']:>6g}"
                      f"{r['min_on_s']:>7g}{f(r['sensitivity']):>7}"
                      f"{f(r['latency_median_s']):>10}{f(r['latency_max_s']):>8}"
@@ -154,17 +153,27 @@ def plot_sessions(runs: list[SessionRun], settings: MonitorSettings, path: Path)
     return path
 
 
+def _f(x, spec=".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
 def report(result: dict) -> str:
-    sz, tu, szc = result["seizure"], result["tumor"], result["szcore"]
-
-    def f(x, spec=".2f"):
-        return "-" if x is None else format(x, spec)
-
     lines = [
         f"{result['sessions']['seizure']} seizure sessions, {result['sessions']['normal']} "
         f"normal sessions, {result['sessions']['hours']:.2f} h of stream, "
         f"{result['windows']} windows at {result['windows_per_s']:.0f} windows/s",
+        *summary_lines(result),
+        "  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}"
+                                  for k, v in result["targets"].items()),
     ]
+    return "\n".join(lines)
+
+
+def summary_lines(result: dict) -> list[str]:
+    """Per alerting class (strict), the recalls, and SzCORE's scoring, as printed."""
+    sz, tu, szc = result["seizure"], result["tumor"], result["szcore"]
+    f = _f
+    lines = []
     for name, m, noun in (("seizure", sz, "alerts"), ("tumor", tu, "warnings")):
         lines.append(
             f"  {name:<8} detected {m['detected']}/{m['events']} (sensitivity "
@@ -178,9 +187,7 @@ def report(result: dict) -> str:
         f"{c} {f(v)}" for c, v in result["smoothed_recall"].items()))
     lines.append(f"  SzCORE event scoring: sensitivity {f(szc['sensitivity'])}, precision "
                  f"{f(szc['precision'])}, F1 {f(szc['f1'])}, FP/24h {f(szc['fp_per_24h'], '.1f')}")
-    lines.append("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}"
-                                          for k, v in result["targets"].items()))
-    return "\n".join(lines)
+    return lines
 
 
 def evaluate_stream(recordings: list[Recording], clf: Classifier, settings: MonitorSettings,

@@ -30,12 +30,14 @@ CLIP = 0.9
 PIXELS_PER_BIN = {False: 2.0, True: 3.0}
 
 
-def peak_decimate(y: np.ndarray, k: int) -> np.ndarray:
+def peak_decimate(y: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """(lanes, n) -> (lanes, 2 * (n // k)): the min and max of each run of ``k`` samples,
-    newest samples kept when ``n`` is not a multiple of ``k``."""
+    newest samples kept when ``n`` is not a multiple of ``k``; into ``out`` (lanes, n // k, 2)
+    where given, so a frame allocates nothing."""
     bins = y.shape[1] // k
     runs = y[:, y.shape[1] - bins * k:].reshape(y.shape[0], bins, k)
-    out = np.empty((y.shape[0], bins, 2), y.dtype)
+    if out is None:
+        out = np.empty((y.shape[0], bins, 2), y.dtype)
     lo, hi = out[:, :, 0], out[:, :, 1]
     lo[:] = hi[:] = runs[:, :, 0]
     # k is small (a few samples per pixel): k element-wise passes beat a reduction over a
@@ -73,6 +75,7 @@ class TracesView(pg.PlotWidget):
         self._names: tuple[str, ...] = ()
         self._n = 0
         self._stack = np.empty((0, 0), np.float32)
+        self._peaks = np.empty((0, 0, 2), np.float32)
         self._layout_key: tuple | None = None
         self._describe()
 
@@ -149,7 +152,10 @@ class TracesView(pg.PlotWidget):
         per_bin = PIXELS_PER_BIN[len(y) > 8]
         k = int(m // max(1.0, self.getPlotItem().vb.width() / per_bin))
         if k >= 3:
-            y = peak_decimate(y, k)
+            shape = (len(y), m // k, 2)
+            if self._peaks.shape != shape:
+                self._peaks = np.empty(shape, np.float32)
+            y = peak_decimate(y, k, self._peaks)
         lane_x = self._lane_x(m, k)
         width = y.shape[1]
         if self._stack.shape[1] != width + 1:

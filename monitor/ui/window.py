@@ -52,8 +52,10 @@ from monitor.ui.traces import SECONDS as TRACE_SECONDS
 from monitor.ui.traces import TracesView
 from monitor.ward.publisher import ACK_DETAIL, RedisPublisher
 
-#: timer interval: a little under 33 ms, so timer jitter still leaves 30 frames a second
-FRAME_MS = 30
+#: timer interval: a little under 16.7 ms, so timer jitter still leaves 60 frames a second
+#: where the machine can draw them (a frame copies the pipeline's snapshot and allocates
+#: nothing; the probability plots redraw only when a window arrives, 10 times a second)
+FRAME_MS = 15
 STATUS_EVERY_S = 0.25
 BEEP_EVERY_S = 1.0
 #: status events not repeated as the status bar's message
