@@ -26,6 +26,7 @@ COMMANDS = {
     "bench": "monitor.commands.bench",
     "review": "monitor.commands.review",
     "report": "monitor.commands.report",
+    "ward": "monitor.commands.ward",
 }
 
 

@@ -106,10 +106,12 @@ def build_source(spec: SourceSpec) -> Source:
 
 def standard_sinks(settings: MonitorSettings, events: Path | None, header: dict,
                    lsl_out: bool, printer: Sink | None = None,
-                   recorder: Sink | None = None) -> list[Sink]:
+                   recorder: Sink | None = None, patient: str | None = None) -> list[Sink]:
     """The event log and the recorder first (so whatever any later sink shows is on disk
     already, even if the process is killed in between), then the printer, then the LSL outlet
-    of results."""
+    of results (named, with a stable source_id, after the patient when there is one: two
+    monitors on one LAN are told apart, and a recorder finds a restarted monitor's streams
+    again)."""
     sinks: list[Sink] = []
     if events is not None:
         try:
@@ -121,8 +123,9 @@ def standard_sinks(settings: MonitorSettings, events: Path | None, header: dict,
     if printer is not None:
         sinks.append(printer)
     if lsl_out:
-        sinks.append(LSLResultSink("seizure-monitor", 1.0 / settings.hop_s,
-                                   f"seizure-monitor-{time.time_ns()}"))
+        name = f"seizure-monitor-{patient}" if patient else "seizure-monitor"
+        sinks.append(LSLResultSink(name, 1.0 / settings.hop_s,
+                                   name if patient else f"{name}-{time.time_ns()}"))
     return sinks
 
 

@@ -178,8 +178,9 @@ class Pipeline:
                                       f"{cls} alert{onset} acknowledged{who}"))
 
     def report(self, event: str, detail: str) -> None:
-        """A status event from a tool beside the pipeline (a recorder whose disk is full),
-        delivered to every sink in order; any thread may call it."""
+        """A status event from a tool or sink beside the stages (a recorder whose disk is
+        full, the ward publisher going offline), delivered to every sink in order; any thread
+        may call it."""
         self._post_status(StatusEvent(self._now_t(), event, detail))
 
     def snapshot(self, into: Snapshot | None = None, seconds: float = 10.0) -> Snapshot | None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import SUBSET
 
+from monitor.measure.redis_server import LocalRedis
+
 
 @pytest.fixture(scope="module")
 def recordings():
@@ -72,3 +74,24 @@ def split_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, li
                     fingerprint=data_fingerprint(train_recs), metrics={},
                     training={"config": config_dict(cfg), "validation_ids": ids})
     return path, ids
+
+
+@pytest.fixture(name="redis_factory")
+def redis_factory_fixture(tmp_path):
+    """Start servers with options (``password=``, ``appendonly=``); all stopped at the end."""
+    servers: list[LocalRedis] = []
+
+    def make(**kwargs) -> LocalRedis:
+        server = LocalRedis(tmp_path / f"redis{len(servers)}", **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(name="redis_server")
+def redis_server_fixture(redis_factory) -> LocalRedis:
+    """A plain server: no password, no persistence."""
+    return redis_factory()

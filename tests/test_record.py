@@ -14,7 +14,7 @@ import mne
 import numpy as np
 import pylsl
 import pytest
-from test_pipeline import Collector, counter_outlet, push, wait_until
+from helpers import Collector, counter_outlet, push, wait_until
 
 from model.checkpoint import Classifier
 from model.data import BONN_RATE, CLASSES, Recording

@@ -15,9 +15,9 @@ from test_record import record_replay, three_channel_session
 
 from model.checkpoint import Classifier
 from model.data import Recording
+from monitor.measure.annotations import report_recording
 from monitor.review.labels import labels_path
 from monitor.review.recording import alert_thresholds, open_recording
-from monitor.review.scoring import report_recording
 from monitor.settings import MonitorSettings
 from monitor.ui.review_window import ReviewWindow
 

@@ -4,13 +4,21 @@ with --stream, as the running monitor (replayed sessions through the real pipeli
 from __future__ import annotations
 
 import argparse
+import glob
+import sys
 from datetime import datetime
 from pathlib import Path
 
 from model.checkpoint import load_classifier
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
-from monitor.commands import add_dataset_flags, output_dir, output_file, write_json
+from monitor.commands import (
+    add_dataset_flags,
+    open_for_review,
+    output_dir,
+    output_file,
+    write_json,
+)
 from monitor.settings import UsageError
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
@@ -80,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
         if args.stream:
             raise UsageError("--file scores recordings; --stream replays the data set: give "
                              "one of them.")
-        from monitor.commands.evaluate_files import run_files
-
         return run_files(args)
     given = [flag for flag, value in (("--seizure-label", args.seizure_label),
                                       ("--hop", args.hop), ("--classify", args.classify))
@@ -241,5 +247,53 @@ def _run_folds(args: argparse.Namespace, settings, before: int) -> int:
             print(sweep_table(rows))
     if args.json:
         write_json(args.json, result, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# --- evaluate --file: the monitor scored on your own recordings ----------------------------
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Paths and globs (quoted, for the shell not to expand them), in order, each once."""
+    from model.data import DataError
+
+    out: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise DataError(f"{pattern}: no file matches.")
+        out += [Path(m) for m in matches if Path(m) not in out]
+    return out
+
+
+def run_files(args: argparse.Namespace) -> int:
+    from monitor.measure.annotations import score, score_recording, with_name
+    from monitor.review.report import score_text
+    from monitor.settings import UsageError
+
+    given = [f"--{n.replace('_', '-')}" for n in STREAM_ONLY
+             if getattr(args, n) is not None and getattr(args, n) is not False]
+    if args.plots:
+        given.append("--plots")
+    if given:
+        raise UsageError(f"{', '.join(given)} do not apply with --file.")
+    paths = expand(args.file)
+    runs, files = [], []
+    for path in paths:
+        rec = open_for_review(path, args, "evaluate", show_progress=sys.stderr.isatty())
+        result, run = score_recording(rec, args.seizure_label)
+        runs.append(with_name(run, str(path)))
+        print(f"{path}: {rec.duration / 3600:.2f} h, {len(rec.channels)} EEG channels, "
+              f"{len(rec.alerts)} alerts ({rec.meta.get('predictions', 'stored predictions')})")
+        print(score_text(result))
+        files.append({"file": str(path), "hours": round(rec.duration / 3600, 4), **result})
+    total = score(runs)
+    if len(paths) > 1:
+        print(f"total, {len(paths)} files:")
+        print(score_text(total))
+    if args.json:
+        write_json(args.json, {"files": files, "total": total,
+                               "seizure_label": args.seizure_label})
         print(f"wrote {args.json}")
     return 0

@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from monitor.commands import output_file
-from monitor.commands.review import add_review_flags, open_for_review
+from monitor.commands import add_review_flags, open_for_review, output_file
 
 
 def add_parser(sub) -> None:
@@ -46,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bench:
         if args.file is not None:
             raise UsageError("--bench generates its own recording; give no FILE with it.")
-        from monitor.commands import write_json
-        from monitor.commands.review import review_settings
+        from monitor.commands import review_settings, write_json
         from monitor.measure.review_bench import bench_review
 
         result = bench_review(args.minutes, args.channels, args.rate, review_settings(args))
@@ -65,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
 def write_report(path: Path, out: Path, args: argparse.Namespace, log=print) -> dict:
     """Open (and classify where needed), score if asked, write; the timings."""
+    from monitor.measure.annotations import report_recording
     from monitor.review.report import MAX_SNAPSHOTS
-    from monitor.review.scoring import report_recording
 
     start = time.perf_counter()
     rec = open_for_review(path, args, "report", show_progress=sys.stderr.isatty())

@@ -1,77 +1,15 @@
 """`seizure-monitor review FILE`: look back at a recording in the review window (its trend,
-alerts, annotations and EEG), and label each alert. The flags here are shared with `report`
-and `evaluate --file`, which open recordings the same way."""
+alerts, annotations and EEG), and label each alert. Its flags are shared with `report` and
+`evaluate --file` (``monitor.commands``), which open recordings the same way."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from model.checkpoint import pick_device
-from monitor.review.classify import REVIEW_HOP_S, open_classified
+from monitor.commands import add_review_flags, review_settings, warn
 from monitor.review.recording import ReviewRecording, open_recording
-from monitor.settings import MonitorSettings, load_toml
-
-
-def add_review_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("the model pass (files without stored predictions)")
-    g.add_argument("--checkpoint", type=Path, help="model checkpoint (default: shipped)")
-    g.add_argument("--config", type=Path, help="settings TOML, as for run")
-    g.add_argument("--hop", type=float,
-                   help=f"seconds between windows (default {REVIEW_HOP_S:g}; the live monitor "
-                   "uses 0.1, ten times the work)")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
-    g.add_argument("--classify", action="store_true",
-                   help="classify again even where the recording stores predictions")
-
-
-def review_settings(args: argparse.Namespace) -> MonitorSettings:
-    from monitor.settings import UsageError
-
-    try:
-        config = getattr(args, "config", None)
-        s = load_toml(config) if config else MonitorSettings(hop_s=REVIEW_HOP_S)
-        top = {k: v for k, v in (("hop_s", args.hop), ("device", getattr(args, "device", None)),
-                                 ("checkpoint", args.checkpoint)) if v is not None}
-        s = replace(s, **top)
-        pick_device(s.device)
-        return s
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
-
-
-def warn(command: str, rec: ReviewRecording) -> None:
-    for w in rec.warnings:
-        print(f"seizure-monitor {command}: warning: {w}", file=sys.stderr)
-
-
-def open_for_review(path: Path, args: argparse.Namespace, command: str,
-                    show_progress: bool = True) -> ReviewRecording:
-    """Open a recording and, where it holds no predictions (or --classify), run the model
-    pass with a progress bar on stderr."""
-    settings = review_settings(args)
-    bars = []  # made by the first progress report: none for a file with its predictions
-
-    def progress(done: float) -> None:
-        if not show_progress:
-            return
-        if not bars:
-            from tqdm import tqdm
-
-            bars.append(tqdm(total=100, desc=f"classifying {path.name}", file=sys.stderr,
-                             leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| "
-                                                     "{elapsed}"))
-        bars[0].update(round(done * 100) - bars[0].n)
-
-    try:
-        rec = open_classified(path, settings, args.classify, progress)
-    finally:
-        for bar in bars:
-            bar.close()
-    warn(command, rec)
-    return rec
 
 
 def add_parser(sub) -> None:
@@ -108,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     rec = open_recording(args.file)
     warn("review", rec)
     settings = review_settings(args)
-    from monitor.review.scoring import report_recording
+    from monitor.measure.annotations import report_recording
     from monitor.ui.review_window import run_review
 
     def make_report(rec: ReviewRecording, out: Path) -> None:

@@ -21,6 +21,7 @@ from monitor.launch import (
     standard_sinks,
     start_recorder,
 )
+from monitor.lsl_log import quiet_liblsl
 from monitor.pipeline import Pipeline
 from monitor.settings import ClassRule, MonitorSettings, UsageError, load_toml
 from monitor.sinks import JsonLinesSink
@@ -28,6 +29,9 @@ from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import Source
 from monitor.ui import has_screen
 from monitor.ui.qt_platform import prepare_window
+from monitor.ward.connection import ENV_URL, RedisTarget
+from monitor.ward.keys import check_patient
+from monitor.ward.publisher import RedisPublisher
 
 
 def add_source_flags(p: argparse.ArgumentParser) -> None:
@@ -49,6 +53,42 @@ def add_source_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--speed", type=float,
                    help="replay speed, x real time (default 1; 0 = as fast as the worker takes it)")
     g.add_argument("--loop", action="store_true", help="replay forever")
+
+
+def add_publish_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("ward (alerts and trends to a central station over Redis)")
+    g.add_argument("--publish", nargs="?", const="", metavar="REDIS_URL",
+                   help=f"publish to Redis (redis://[:password@]host[:port][/db], rediss:// "
+                        f"for TLS); without a URL, or to keep the password out of ps, set "
+                        f"${ENV_URL}")
+    g.add_argument("--patient", metavar="ID", help="the patient id (letters, digits, . - _); "
+                   "also names the --lsl-out streams")
+    g.add_argument("--label", help="how the ward shows the patient (default: the id)")
+    g.add_argument("--take-over", action="store_true",
+                   help="replace another monitor that publishes this patient id")
+
+
+def publisher_from_args(args: argparse.Namespace, command: str = "run") -> RedisPublisher | None:
+    """The publisher the flags ask for, its patient id claimed (a second monitor is refused,
+    exit 2); None without --publish. An unreachable Redis or a refused password is one
+    warning line: monitoring goes on and publishes once Redis can be reached."""
+    if args.patient is not None:
+        check_patient(args.patient)
+    if args.publish is None:
+        extra = [f for f, v in (("--label", args.label), ("--take-over", args.take_over)) if v]
+        if extra:
+            raise UsageError(f"{', '.join(extra)} set how to publish; add --publish.")
+        return None
+    if args.patient is None:
+        raise UsageError("--publish needs --patient ID: the ward shows and acknowledges "
+                         "patients by their id.")
+    target = RedisTarget.resolve(args.publish or None)
+    publisher = RedisPublisher(target, args.patient, args.label or "", take_over=args.take_over)
+    problem = publisher.claim_now()
+    if problem is not None:
+        print(f"seizure-monitor {command}: warning: {problem}; monitoring goes on, and alerts "
+              "are published once Redis can be reached.", file=sys.stderr)
+    return publisher
 
 
 def add_parser(sub) -> None:
@@ -85,6 +125,10 @@ def add_parser(sub) -> None:
                    help="headless: print alerts and status only")
     m.add_argument("--screenshot", type=output_file, help="dashboard: save a PNG after --duration "
                    "seconds (default 10) and exit")
+    m.add_argument("--verbose", action="store_true",
+                   help="show liblsl's own log lines on stderr (hidden: the status events say "
+                        "what matters)")
+    add_publish_flags(p)
     p.set_defaults(func=run)
 
 
@@ -121,10 +165,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.window and args.headless:
         raise UsageError("give --window or --headless, not both.")
+    quiet_liblsl(args.verbose)
     spec = spec_from_args(args)
     source = build_source(spec)
     if args.record is not None:  # refused now, before anything starts, where it cannot work
         check_record_path_or_refuse(args.record)
+    publisher = publisher_from_args(args)
     if not args.headless and args.screenshot is None and not args.window and not has_screen():
         print("seizure-monitor run: no screen found (no DISPLAY or WAYLAND_DISPLAY): running "
               "headless. Set QT_QPA_PLATFORM=offscreen with --screenshot for a picture.",
@@ -141,18 +187,23 @@ def run(args: argparse.Namespace) -> int:
 
         return run_dashboard(source, settings, spec, events=args.events,
                              lsl_out=args.lsl_out, screenshot=args.screenshot,
-                             duration=args.duration, record=args.record)
-    return run_headless(source, settings, args)
+                             duration=args.duration, record=args.record,
+                             publisher=publisher, patient=args.patient)
+    return run_headless(source, settings, args, publisher)
 
 
-def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace) -> int:
+def run_headless(source: Source, settings: MonitorSettings, args: argparse.Namespace,
+                 publisher: RedisPublisher | None = None) -> int:
     recorder = start_recorder(args.record) if args.record else None
     sinks = standard_sinks(settings, args.events, {"settings": repr(settings)}, args.lsl_out,
                            printer=JsonLinesSink(sys.stdout, predictions=not args.no_predictions),
-                           recorder=recorder)
+                           recorder=recorder, patient=args.patient)
     pipeline = Pipeline(source, settings, sinks, taps=[recorder] if recorder else None)
     if recorder is not None:
         attach_recorder(recorder, pipeline)
+    if publisher is not None:
+        publisher.attach(pipeline)
+        publisher.start()
 
     def stop(signum, frame):
         pipeline.stop(timeout=0)
@@ -166,6 +217,9 @@ def run_headless(source: Source, settings: MonitorSettings, args: argparse.Names
             pipeline.stop()
         pipeline.done.wait(0.1)
     pipeline.stop()
+    if publisher is not None:  # the last events (down to "stopped") to Redis, if it answers
+        publisher.close()
+        publisher.join()
     if pipeline.error:
         print(f"seizure-monitor run: error: {pipeline.error}", file=sys.stderr)
         return 1

@@ -70,10 +70,10 @@ def bench_review(minutes: float, channels: int, rate: float, settings: MonitorSe
                  log=print) -> dict:
     """Make the recording, then time opening it, the model pass and the report, as
     `seizure-monitor report FILE --seizure-label ^seizure$` does them."""
+    from monitor.measure.annotations import report_recording
     from monitor.review.classify import classify
     from monitor.review.recording import open_recording
     from monitor.review.report import MAX_SNAPSHOTS
-    from monitor.review.scoring import report_recording
 
     with tempfile.TemporaryDirectory(prefix="review-bench-") as tmp:
         path, out = Path(tmp) / "bench.edf", Path(tmp) / "report.html"

@@ -15,6 +15,7 @@ from monitor.sources import Source
 from monitor.ui import has_screen
 from monitor.ui.controls import SourceRequest
 from monitor.ui.finder import StreamChoice
+from monitor.ward.publisher import RedisPublisher
 
 DEFAULT_SCREENSHOT_AFTER_S = 10.0
 
@@ -40,7 +41,8 @@ def request_from_spec(spec: SourceSpec) -> SourceRequest:
 def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
                   events: Path | None = None, lsl_out: bool = False,
                   screenshot: Path | None = None, duration: float | None = None,
-                  record: Path | None = None) -> int:
+                  record: Path | None = None, publisher: RedisPublisher | None = None,
+                  patient: str | None = None) -> int:
     """Show the dashboard on ``source`` until the window is closed (or, with ``screenshot``,
     for ``duration`` seconds, then save a PNG of the window)."""
     if not has_screen():  # `run` only gets here without a screen for a screenshot
@@ -57,7 +59,7 @@ def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("seizure-monitor")
     window = MainWindow(settings, classifier, events=events, find_streams=screenshot is None,
-                        lsl_out=lsl_out, record=record)
+                        lsl_out=lsl_out, record=record, publisher=publisher, patient=patient)
     window.resize(1600, 1000)
     request = request_from_spec(spec)
     window.controls.show_request(request)
@@ -93,6 +95,9 @@ def run_dashboard(source: Source, settings: MonitorSettings, spec: SourceSpec,
     wake.stop()
     window.shutdown()
     app.processEvents()  # what the pipeline posted while it stopped
+    if publisher is not None:  # the last events (down to "stopped") to Redis, if it answers
+        publisher.close()
+        publisher.join()
     error = window.pipeline.error if window.pipeline is not None else None
     # The window (and the sinks it gave its pipelines) go before the application does: the
     # other order, left to the garbage collector, crashes at exit now and then.

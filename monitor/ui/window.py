@@ -51,6 +51,7 @@ from monitor.ui.statusbar import HealthStatusBar
 from monitor.ui.timeline import Timeline
 from monitor.ui.traces import SECONDS as TRACE_SECONDS
 from monitor.ui.traces import TracesView
+from monitor.ward.publisher import ACK_DETAIL, RedisPublisher
 
 #: timer interval: a little under 16.7 ms, so timer jitter still leaves 60 frames a second
 #: where the machine can draw them (a frame copies the pipeline's snapshot and allocates
@@ -73,9 +74,11 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: MonitorSettings, classifier: Classifier,
                  events: Path | None = None, find_streams: bool = True,
-                 lsl_out: bool = False, record: Path | None = None):
+                 lsl_out: bool = False, record: Path | None = None,
+                 publisher: RedisPublisher | None = None, patient: str | None = None):
         """``record``: record the first session to this .vhdr (the Record button is on);
-        later recordings go to its folder (the working folder without it), named by time."""
+        later recordings go to its folder (the working folder without it), named by time.
+        ``publisher``: to the ward, every pipeline of this window, one session."""
         super().__init__()
         self.settings = settings
         self.classifier = classifier
@@ -85,6 +88,9 @@ class MainWindow(QMainWindow):
         self._record_generation = 0
         self._record_next = record
         self._record_dir = record.parent if record is not None else Path.cwd()
+        self.publisher = publisher
+        self.patient = patient
+        self._acked_by: dict[str, str] = {}  # class -> who acknowledged it where (a ward)
         self.pipeline: Pipeline | None = None
         self._pipelines: list[Pipeline] = []
         self.bridge: QtSink | None = None
@@ -232,7 +238,7 @@ class MainWindow(QMainWindow):
             label = self.request.label if self.request else type(source).__name__
             sinks += standard_sinks(self.settings, self.events, {
                 "settings": repr(self.settings), "source": label, "face": "dashboard"},
-                self.lsl_out)
+                self.lsl_out, patient=self.patient)
             if recorder is not None:  # before the window hears of an alert, it is on disk
                 sinks.insert(0, recorder)
             self.pipeline = Pipeline(source, self.settings, sinks, classifier=self.classifier,
@@ -240,6 +246,9 @@ class MainWindow(QMainWindow):
             if recorder is not None:
                 attach_recorder(recorder, self.pipeline)
                 self.recorder = recorder
+            if self.publisher is not None:
+                self.publisher.attach(self.pipeline)
+                self.publisher.start()
         except Exception as exc:
             for sink in sinks:
                 sink.close()
@@ -386,6 +395,20 @@ class MainWindow(QMainWindow):
                                                 name="acknowledge_log", daemon=False)
             self._ack_writer.start()
 
+    def _remote_ack(self, detail: str) -> None:
+        """An acknowledgement made at a ward station (its status event names who and where):
+        silences the alarm here too, and the banner says who acknowledged it, where."""
+        m = ACK_DETAIL.fullmatch(detail)
+        if m is None or not (m["by"] or m["where"]):
+            return  # this window's own button (already applied)
+        who = f"{m['by']} at {m['where']}" if m["by"] and m["where"] else m["by"] or m["where"]
+        self._acked_by[m["cls"]] = f"acknowledged by {who} {time.strftime('%H:%M:%S')}"
+        wall = time.time()
+        for key in self.history.unacknowledged():
+            if key[0] == m["cls"]:
+                self.history.acknowledge(key, wall)
+        self.status.set_message(f"{m['cls']} alert {self._acked_by[m['cls']]}")
+
     # -- results from the worker (queued signals) -----------------------------------------
     def _current(self) -> bool:
         return self.sender() is self.bridge
@@ -422,6 +445,8 @@ class MainWindow(QMainWindow):
             self.status.set_health("recovered", f"stream recovered: {ev.detail}")
         elif ev.event == "started":
             self.status.set_health("ok", "● stream OK")
+        elif ev.event == "acknowledged":
+            self._remote_ack(ev.detail)
         if ev.event not in QUIET_EVENTS:
             self.status.set_message(f"{clock(ev.t)}  {ev.event}: {ev.detail}")
 
@@ -443,6 +468,7 @@ class MainWindow(QMainWindow):
         self.view = None
         self._stop_asked = False
         self._error = None
+        self._acked_by.clear()
         self.active.clear()
         self.history.clear_alerts()
         self.score = RunningScore()
@@ -525,6 +551,8 @@ class MainWindow(QMainWindow):
             alert = self.active.get(state)
             if alert is not None:
                 detail += f"   ·   since onset {last.t - alert.onset:.1f} s"
+                if state in self._acked_by:
+                    detail += f"   ·   {self._acked_by[state]}"
         elif state == "seizure_ended":
             detail = "the seizure alert has ended: acknowledge to silence it"
         elif state == "error":

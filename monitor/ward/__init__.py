@@ -1,0 +1,1 @@
+"""The ward: bedside publishers and central stations over Redis Streams (docs/ward.md)."""
