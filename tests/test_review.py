@@ -3,7 +3,8 @@ own recording of a replayed session, an EDF+ with seizure annotations exported b
 from the test subset, and an XDF in LabRecorder's layout with the monitor's result streams;
 labels that round-trip; scoring that agrees with `evaluate --stream` on the same session; and
 bad files, each refused or warned about in one line naming it.
-"""
+
+Named after the package it tests (monitor/review), with monitor/measure/annotations.py."""
 
 from __future__ import annotations
 

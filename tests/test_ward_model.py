@@ -1,5 +1,7 @@
 """The ward's synchronous parts, without threads or Redis: URLs and their redaction, the key
-layout, the message schema, the outbox's reconciliation, and the ward's state model."""
+layout, the message schema, the outbox's reconciliation, and the ward's state model.
+
+Named after the package it tests (monitor/ward), its synchronous parts."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ a foreign entry, the ward restarted, a second monitor claiming a patient id.
 
 Each test feeds the real publisher decisions (alert on/off, status events, predictions) and
 checks, at a ward reading the streams, that every alert and acknowledgement arrives exactly
-once and in order, while the sink calls never wait on Redis."""
+once and in order, while the sink calls never wait on Redis.
+
+Cross-cutting: the ward package against a real redis-server, every fault of the issue."""
 
 from __future__ import annotations
 
