@@ -30,10 +30,6 @@ import numpy as np
 import torch
 from torch import nn
 
-#: log-probabilities below this are clamped: a window network's 1e-30 says no more than 1e-7,
-#: and unbounded inputs would make the stage's response depend on float underflow
-LOG_FLOOR = -16.0
-
 
 @dataclass(frozen=True)
 class ContextConfig:
@@ -41,6 +37,9 @@ class ContextConfig:
     n_inputs: int = 3
     n_classes: int = 3
     hidden: int = 32
+    #: log-probabilities are clamped here: below it a window network's "no" is all the same
+    #: (1e-30 says no more than 1e-7), and unbounded inputs saturate the GRU's gates
+    log_floor: float = -16.0
     #: the hop (seconds) of the sequence it was trained on: the stage counts steps, not
     #: seconds, so the monitor must feed it at this hop
     hop_s: float = 0.1
@@ -77,10 +76,10 @@ class ContextNet(nn.Module):
         self.gru = nn.GRU(config.n_inputs, config.hidden, batch_first=True)
         self.head = nn.Linear(config.hidden, config.n_classes)
 
-    @staticmethod
-    def prepare(x: torch.Tensor) -> torch.Tensor:
-        """Inputs are log-probabilities; clamp the floor (see LOG_FLOOR)."""
-        return x.clamp_min(LOG_FLOOR)
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities clamped at the floor (other inputs pass through)."""
+        n = 3 if self.config.inputs[:3] == ("logp_seizure", "logp_tumor", "logp_normal") else 0
+        return torch.cat([x[..., :n].clamp_min(self.config.log_floor), x[..., n:]], -1)
 
     def forward(self, seq: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for every step of ``seq`` (batch, time, n_inputs), from ``state`` or zero."""

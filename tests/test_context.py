@@ -170,3 +170,57 @@ def test_training_refuses_sequences_shorter_than_a_crop() -> None:
     seq = Sequence(np.zeros((50, 3), np.float32), np.zeros(50, np.int64), ("a",))
     with pytest.raises(ValueError, match="at least 100 steps"):
         train_context([seq], ContextTrainConfig(seq_len=100, epochs=1))
+
+
+@pytest.fixture(scope="module")
+def with_context(tmp_path_factory, trained_checkpoint):
+    """The test checkpoint re-saved with a context stage."""
+    from model.checkpoint import load_classifier, save_checkpoint
+
+    clf = load_classifier(trained_checkpoint)
+    torch.manual_seed(3)
+    stage = ContextNet(ContextConfig(hidden=8))
+    path = tmp_path_factory.mktemp("ctx") / "with_context.pt"
+    save_checkpoint(path, clf.net, sample_rate=clf.sample_rate,
+                    fingerprint=clf.meta.get("data_fingerprint", ""),
+                    metrics=clf.meta.get("metrics", {}), training=clf.meta.get("training", {}),
+                    context=context_state(stage, {"note": "test"}, {"folds": 5}))
+    return path, stage
+
+
+def test_checkpoint_holds_both_stages(with_context, trained_checkpoint) -> None:
+    """One file: the window network unchanged (predict_proba as before) and the context stage
+    rebuilt from plain data; a checkpoint without one loads with context None."""
+    from model.checkpoint import load_classifier
+
+    path, stage = with_context
+    clf, plain = load_classifier(path), load_classifier(trained_checkpoint)
+    assert plain.context is None and "context" not in plain.meta
+    x = np.random.default_rng(0).normal(0, 50, (4, 120)).astype(np.float32)
+    np.testing.assert_array_equal(clf.predict_proba(x), plain.predict_proba(x))
+    seq = torch.log_softmax(torch.randn(1, 40, 3), -1)
+    with torch.no_grad():
+        assert torch.equal(clf.context(seq), stage.eval()(seq))
+    assert clf.meta["context"]["metrics"] == {"note": "test"}
+    assert "state_dict" not in clf.meta["context"]
+    assert path.stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("case", ["tampered", "misfit", "not tensors"])
+def test_a_broken_context_stage_is_refused_naming_the_file(with_context, tmp_path, case) -> None:
+    from model.checkpoint import CheckpointError, load_classifier, weights_hash
+
+    path, _ = with_context
+    ckpt = torch.load(path, weights_only=True)
+    ctx = ckpt["context"]
+    if case == "tampered":
+        ctx["state_dict"]["head.bias"] = ctx["state_dict"]["head.bias"] + 1
+    elif case == "misfit":
+        ctx["config"]["hidden"] = 9
+        ctx["weights_sha256"] = weights_hash(ctx["state_dict"])
+    else:
+        ctx["state_dict"] = {"head.bias": [0.0, 0.0, 0.0]}
+    bad = tmp_path / "bad.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(CheckpointError, match=f"^{bad}: .*context stage"):
+        load_classifier(bad)
