@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.checkpoint import Classifier
-from model.context import Sequence
+from model.context import ContextNet, ContextTrainConfig, Sequence, train_context
 from model.data import CLASSES, Recording
 from model.windows import sliding_windows
 
@@ -116,3 +116,18 @@ def nested_split(by_fold: dict[str, list[Sequence]], test_fold: str
     test = list(by_fold[test_fold])
     check_grouped(train, {i for s in test for i in s.ids})
     return train, test
+
+
+def fit_from_folds(folds: list[Fold], recordings: list[Recording], cfg: ContextTrainConfig,
+                   arrangements: int = 6, seed: int = 0, log=None) -> tuple[ContextNet, dict]:
+    """The context stage for a checkpoint: trained on every fold's out-of-fold sequences (the
+    folds of one or more cross-validation runs; each run's folds must be disjoint)."""
+    runs: dict[str, list[Fold]] = {}
+    for f in folds:  # folds of different seeds overlap by design; check each run on its own
+        runs.setdefault(f.name.rsplit("-", 1)[0], []).append(f)
+    seqs = []
+    for run in runs.values():
+        seqs += [s for v in oof_sequences(run, recordings, arrangements, seed,
+                                          cfg.net.hop_s).values() for s in v]
+    net, info = train_context(seqs, cfg, log)
+    return net, {**info, "folds": [f.name for f in folds], "arrangements": arrangements}

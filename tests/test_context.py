@@ -224,3 +224,16 @@ def test_a_broken_context_stage_is_refused_naming_the_file(with_context, tmp_pat
     torch.save(ckpt, bad)
     with pytest.raises(CheckpointError, match=f"^{bad}: .*context stage"):
         load_classifier(bad)
+
+
+def test_fit_from_folds_trains_on_every_folds_oof_sequences(recordings, folds) -> None:
+    from model.stacking import fit_from_folds
+
+    cfg = ContextTrainConfig(seq_len=100, sequences_per_epoch=8, batch_size=8, epochs=1,
+                             net=ContextConfig(hidden=4))
+    net, info = fit_from_folds(folds, recordings, cfg, arrangements=1)
+    assert info["folds"] == [f.name for f in folds] and info["sequences"] == len(folds)
+    by_id = {r.id: r for r in recordings}
+    assert info["steps"] == sum((sum(by_id[i].n_samples for i in f.validation_ids) - 120) // 17
+                                + 1 for f in folds)
+    assert isinstance(net, ContextNet)
