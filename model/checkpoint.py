@@ -1,7 +1,10 @@
 """A self-describing checkpoint, and the classifier API built from it.
 
 The file holds weights, model config, scaler statistics, class names, sampling rate, window
-length, a fingerprint of the training data, a hash of the weights and validation metrics.
+length, a fingerprint of the training data, a hash of the weights and validation metrics, and
+optionally (key ``context``) the context stage: its config, weights, their hash and metrics.
+The key is optional so every earlier checkpoint still loads (without a context stage), and a
+program that predates it reads a new checkpoint as the window network alone.
 It is loaded with ``torch.load(weights_only=True)``: no code from the file is executed.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.context import ContextNet, context_from_state
 from model.data import CLASSES, Recording
 from model.network import NetConfig, SeizureNet
 
@@ -55,7 +59,9 @@ def save_checkpoint(
     fingerprint: str,
     metrics: dict,
     training: dict,
+    context: dict | None = None,
 ) -> None:
+    """``context``: the context stage as ``model.context.context_state`` returns it."""
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     mean, std, ls_mean, ls_std = (float(v) for v in net.scale)
     # `--out runs/x.pt` after an hour of training must not fail on a missing folder.
@@ -77,6 +83,8 @@ def save_checkpoint(
         "metrics": metrics,
         "training": training,
     }
+    if context is not None:
+        ckpt["context"] = {**context, "weights_sha256": weights_hash(context["state_dict"])}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(ckpt, tmp)
@@ -112,6 +120,9 @@ class Classifier:
     meta: dict
     device: torch.device = torch.device("cpu")
     batch_size: int = 1024
+    #: the context stage stored with the network, None in checkpoints without one; it runs on
+    #: the CPU (one small step per hop)
+    context: ContextNet | None = None
 
     def to(self, device: str | torch.device) -> Classifier:
         self.device = torch.device(device)
@@ -202,9 +213,35 @@ def load_classifier(path: str | Path | None = None, device: str = "cpu") -> Clas
             f"{path}: weights do not fit the stored model config: {_first_line(exc)}"
         ) from None
     net.eval()
-    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
-    clf = Classifier(net, CLASSES, int(ckpt["window"]), float(ckpt["sample_rate"]), meta)
+    context = _load_context(path, ckpt.get("context"))
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "context")}
+    if context is not None:
+        meta["context"] = {k: v for k, v in ckpt["context"].items() if k != "state_dict"}
+    clf = Classifier(net, CLASSES, int(ckpt["window"]), float(ckpt["sample_rate"]), meta,
+                     context=context)
     return clf.to(device)
+
+
+def _load_context(path: Path, stored) -> ContextNet | None:
+    """The checkpoint's context stage, checked like the network: hash, then fit."""
+    if stored is None:
+        return None
+    state = stored.get("state_dict") if isinstance(stored, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise CheckpointError(f"{path}: the context stage is not laid out as 'seizure-monitor "
+                              "train' writes it (corrupt?).")
+    if weights_hash(state) != stored.get("weights_sha256"):
+        raise CheckpointError(f"{path}: the context stage's weights do not match their stored "
+                              "hash (corrupt?).")
+    try:
+        context = context_from_state(stored)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {_first_line(exc)}") from None
+    if context.config.n_classes != len(CLASSES):
+        raise CheckpointError(f"{path}: the context stage has {context.config.n_classes} "
+                              f"outputs for {len(CLASSES)} classes.")
+    return context
 
 
 def _first_line(exc: Exception) -> str:
