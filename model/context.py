@@ -39,7 +39,7 @@ class ContextConfig:
     hidden: int = 32
     #: log-probabilities are clamped here: below it a window network's "no" is all the same
     #: (1e-30 says no more than 1e-2), and unbounded inputs saturate the GRU's gates; -4 and
-    #: -16 scored alike on the nested folds (docs/decision.md)
+    #: -16 scored alike on the nested folds (docs/experiments.md, "The decision stage")
     log_floor: float = -4.0
     #: the hop (seconds) of the sequence it was trained on: the stage counts steps, not
     #: seconds, so the monitor must feed it at this hop

@@ -29,7 +29,7 @@ import torch
 from model.checkpoint import Classifier, load_classifier, pick_device
 from model.data import CLASSES
 from monitor.buffer import RingBuffer
-from monitor.decision import DecisionStage
+from monitor.decision import DecisionStage, check_decision
 from monitor.health import StreamHealth
 from monitor.resample import StreamingResampler
 from monitor.settings import AlertSettings, MonitorSettings
@@ -106,6 +106,8 @@ class Pipeline:
         torch.set_num_threads(self.settings.torch_threads)
         self.classifier = (classifier or load_classifier(self.settings.checkpoint)).to(
             self.device)
+        check_decision(self.settings, self.classifier,
+                       str(self.settings.checkpoint or "the shipped checkpoint"))
         self.info: SourceInfo | None = None
         self.buffer: RingBuffer | None = None
         self.worker: InferenceWorker | None = None
@@ -215,7 +217,8 @@ class Pipeline:
         hop = max(1, round(self.settings.hop_s * rate))
         self.worker = InferenceWorker(self.classifier, self.buffer, hop, info.eeg,
                                       realtime=self.realtime)
-        self.decision = DecisionStage(self.settings, tuple(info.channels[i] for i in info.eeg))
+        self.decision = DecisionStage(self.settings, tuple(info.channels[i] for i in info.eeg),
+                                      self.classifier.context)
         # A slow open (an LSL resolve) is not silence from the stream.
         self.health = StreamHealth(info, self.settings.stale_s, time.monotonic())
         for tap in self.taps:

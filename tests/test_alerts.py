@@ -71,7 +71,8 @@ def test_k_of_n_channels_must_agree() -> None:
     [(t, off)] = drive(policy, 12.0, 16.0, probs([0.9, 0.1, 0.1]))
     assert off.state == "off" and t == pytest.approx(15.0)
     # k larger than the number of channels means all of them.
-    single = AlertPolicy(AlertSettings(channels_k=3), ("EEG",))
+    single = AlertPolicy(AlertSettings(seizure=RULES.seizure, tumor=RULES.tumor, channels_k=3),
+                         ("EEG",))
     assert [ev.state for _, ev in drive(single, 0.0, 2.0, probs(0.9))] == ["on"]
 
 

@@ -19,10 +19,10 @@ from monitor.commands import (
     output_file,
     write_json,
 )
-from monitor.settings import UsageError
+from monitor.settings import DECISIONS, UsageError
 
 STREAM_ONLY = ("sessions", "seed", "normal_minutes", "before", "heldout", "holdout_of", "smoothing",
-               "seizure_on", "seizure_off", "min_on", "sweep", "out", "folds")
+               "seizure_on", "seizure_off", "min_on", "sweep", "out", "folds", "decision")
 
 
 def add_parser(sub) -> None:
@@ -63,6 +63,9 @@ def add_parser(sub) -> None:
                       "(from train --folds K --save-folds DIR) that never saw it; scored per "
                       "training seed")
     s.add_argument("--smoothing", type=float, help="smoothing time constant, seconds")
+    s.add_argument("--decision", choices=DECISIONS,
+                   help="ema (default) or context: the checkpoint's context stage (with --folds, "
+                   "one trained nested for each fold, on the other folds' outputs)")
     s.add_argument("--seizure-on", type=float, help="seizure alert threshold")
     s.add_argument("--seizure-off", type=float, help="seizure alert clears below this")
     s.add_argument("--min-on", type=float,
@@ -150,7 +153,12 @@ def run_stream(args: argparse.Namespace) -> int:
     if sessions == 0 and normal_minutes == 0:
         raise UsageError("nothing to replay: give --sessions or --normal-minutes above 0.")
     try:
-        settings = with_seizure_rule(MonitorSettings(device="cpu"), args.smoothing,
+        if args.sweep and args.decision == "context":
+            raise ValueError("--sweep re-decides with the smoother; give it without --decision "
+                             "context")
+        settings = with_seizure_rule(MonitorSettings(device="cpu",
+                                                     decision=args.decision or "ema"),
+                                     args.smoothing,
                                      args.seizure_on, args.seizure_off, args.min_on)
         if settings.smoothing_s < 0:
             raise ValueError(f"--smoothing must be >= 0 s, got {settings.smoothing_s}")

@@ -23,7 +23,7 @@ from monitor.launch import (
 )
 from monitor.lsl_log import quiet_liblsl
 from monitor.pipeline import Pipeline
-from monitor.settings import ClassRule, MonitorSettings, UsageError, load_toml
+from monitor.settings import DECISIONS, ClassRule, MonitorSettings, UsageError, load_toml
 from monitor.sinks import JsonLinesSink
 from monitor.smoothing import SMOOTHING_MODES
 from monitor.sources import Source
@@ -110,6 +110,9 @@ def add_parser(sub) -> None:
     m.add_argument("--hop", type=float, help="seconds of stream between windows (0.1)")
     m.add_argument("--smoothing", type=float, help="smoothing time constant, seconds")
     m.add_argument("--smoothing-mode", choices=SMOOTHING_MODES)
+    m.add_argument("--decision", choices=DECISIONS,
+                   help="ema: the smoother (default); context: the checkpoint's learned context "
+                   "stage over the last tens of seconds")
     m.add_argument("--seizure-on", type=float, help="seizure alert threshold")
     m.add_argument("--seizure-off", type=float, help="seizure alert clears below this")
     m.add_argument("--tumor-on", type=float, help="tumor warning threshold")
@@ -137,6 +140,7 @@ def settings_from_args(args: argparse.Namespace) -> MonitorSettings:
         s = load_toml(args.config) if args.config else MonitorSettings()
         top = {k: v for k, v in (("hop_s", args.hop), ("smoothing_s", args.smoothing),
                                  ("smoothing_mode", args.smoothing_mode),
+                                 ("decision", args.decision),
                                  ("device", args.device), ("checkpoint", args.checkpoint))
                if v is not None}
         alerts = s.alerts

@@ -8,12 +8,12 @@ import multiprocessing
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
-from model.checkpoint import data_fingerprint, pick_device, save_checkpoint
+from model.checkpoint import data_fingerprint, load_classifier, pick_device, save_checkpoint
 from model.data import BONN_RATE, CLASSES, read_recordings
 from model.evaluate import bias_table
 from model.network import NetConfig, count_parameters
@@ -57,6 +57,10 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=1,
                    help="with --folds: folds trained at once, each in a process of its own "
                    "(default 1; on a GPU several share it)")
+    p.add_argument("--context-from", type=Path, metavar="DIR",
+                   help="also train the context stage (for run --decision context) on the "
+                   "out-of-fold outputs of the fold models in DIR (train --folds K --save-folds "
+                   "DIR, the same data), and store it in the checkpoint")
     p.add_argument("--save-folds", type=output_dir, metavar="DIR",
                    help="with --folds: save every fold's model in DIR with the ids of the "
                    "recordings it never saw (for evaluate --stream --folds DIR)")
@@ -79,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be at least 1, got {value}.")
     if not args.folds and (args.jobs > 1 or args.save_folds):
         raise UsageError("--jobs and --save-folds apply with --folds.")
+    if args.context_from is not None and args.folds:
+        raise UsageError("--context-from adds a context stage to the model trained; with "
+                         "--folds no model is kept.")
     try:
         device = pick_device(args.device)
     except ValueError as exc:
@@ -99,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--val-fraction {args.val_fraction}: {exc}") from None
     print(f"{len(train_recs)} training recordings"
           + (f", {len(val_recs)} validation recordings" if val_recs else " (all of them)"))
+    context = _context_stage(args.context_from, recordings, args) if args.context_from else None
     result = train(train_recs, val_recs, cfg, progress=not args.quiet)
-    training = _save(args.out, result, cfg, train_recs, val_recs, args)
+    training = _save(args.out, result, cfg, train_recs, val_recs, args, context)
     plot = args.plot or args.out.with_suffix(".png")
     plot_history(result.history, plot, title=f"{args.out.name}")
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
@@ -113,8 +121,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context_stage(folder: Path, recordings, args: argparse.Namespace) -> dict:
+    """The context stage from every fold model's out-of-fold outputs (stacking), ready for the
+    checkpoint; trained first, so a bad folder is refused before the long training."""
+    from model.context import ContextTrainConfig, context_state
+    from model.stacking import fit_from_folds, fold_from_classifier
+
+    paths = sorted(folder.glob("*.pt"))
+    if not paths:
+        raise UsageError(f"--context-from {folder}: no fold checkpoints (*.pt); make them with "
+                         "'seizure-monitor train --folds K --save-folds DIR'.")
+    try:
+        folds = [fold_from_classifier(p.stem, load_classifier(p)) for p in paths]
+        cfg = ContextTrainConfig(threads=args.threads)
+        net, info = fit_from_folds(folds, recordings, cfg)
+    except ValueError as exc:  # folds of other data, or not one cross-validation's
+        raise UsageError(f"--context-from {folder}: {exc}") from None
+    print(f"context stage: {info['sequences']} out-of-fold sequences of {len(folds)} fold "
+          f"models, {info['seconds']:.0f} s")
+    return context_state(net, training={**info, "config": asdict(cfg)})
+
+
 def _save(path: Path, result: TrainResult, cfg: TrainConfig, train_recs, val_recs,
-          args: argparse.Namespace) -> dict:
+          args: argparse.Namespace, context: dict | None = None) -> dict:
     """The checkpoint, with how it was trained and the recordings it never saw."""
     training = {
         "config": config_dict(cfg),
@@ -129,6 +158,7 @@ def _save(path: Path, result: TrainResult, cfg: TrainConfig, train_recs, val_rec
     save_checkpoint(
         path, result.net, sample_rate=BONN_RATE,
         fingerprint=data_fingerprint(train_recs), metrics=result.metrics, training=training,
+        context=context,
     )
     return training
 

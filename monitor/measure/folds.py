@@ -17,12 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from model.checkpoint import load_classifier
+from model.checkpoint import Classifier, load_classifier
+from model.context import ContextConfig, ContextNet, ContextTrainConfig, train_context
 from model.data import DataError, Recording
+from model.stacking import fold_from_classifier, nested_split, oof_sequences
 from monitor.measure.scoring import summarize
 from monitor.measure.sessions import Session, SessionRun, at_recorded_rate, run_session
 from monitor.settings import MonitorSettings
 from replay.scenario import build_scenario
+
+#: seeded orders of each fold's recordings its out-of-fold sequences are made of (as the stage
+#: was measured with, docs/experiments.md, "The decision stage")
+CONTEXT_ARRANGEMENTS = 6
 
 
 def fold_checkpoints(folder: Path) -> list[Path]:
@@ -55,14 +61,30 @@ def plan_fold_sessions(recordings: list[Recording], before: int, seed: int,
     return sessions
 
 
+def nested_context_stages(folds: dict[str, Classifier], recordings: list[Recording],
+                          cfg: ContextTrainConfig, log: Callable[[str], None] = print
+                          ) -> dict[str, ContextNet]:
+    """For each fold of one cross-validation, a context stage trained only on the other
+    folds' out-of-fold outputs (nested: never on a recording the fold holds out)."""
+    stack = [fold_from_classifier(name, clf) for name, clf in folds.items()]
+    sequences = oof_sequences(stack, recordings, CONTEXT_ARRANGEMENTS, 0, cfg.net.hop_s)
+    stages = {}
+    for name in folds:
+        train, _ = nested_split(sequences, name)  # checked by recording id
+        stages[name], info = train_context(train, cfg)
+        log(f"  context stage for {name}: {info['sequences']} sequences of the other folds, "
+            f"{info['seconds']:.0f} s")
+    return stages
+
+
 def replay_folds(recordings: list[Recording], folder: Path, settings: MonitorSettings,
                  before: int = 4, seed: int = 0,
                  log: Callable[[str], None] = print) -> tuple[dict, dict[int, list[SessionRun]]]:
     """Replay every fold's recordings with its model; the scores per training seed (and over
-    all of them), and the runs per seed."""
+    all of them), and the runs per seed. With ``settings.decision`` "context", each fold's
+    context stage is trained nested, on the other folds of its seed."""
     by_id = {r.id: r for r in at_recorded_rate(recordings)}
-    runs: dict[int, list[SessionRun]] = {}
-    folds = []
+    models: dict[int, dict[str, Classifier]] = {}
     for path in fold_checkpoints(folder):
         clf = load_classifier(path)
         training = clf.meta.get("training") or {}
@@ -75,20 +97,20 @@ def replay_folds(recordings: list[Recording], folder: Path, settings: MonitorSet
             raise DataError(f"{path}: {len(missing)} of its {len(ids)} validation recordings "
                             f"(e.g. {missing[0]}) are not in the data; give the data it was "
                             "trained on.")
-        train_seed = int((training.get("config") or {}).get("seed", 0))
-        sessions = plan_fold_sessions([by_id[i] for i in ids], before, seed, path.stem)
-        fold_runs = [run_session(s, clf, settings) for s in sessions]
-        runs.setdefault(train_seed, []).extend(fold_runs)
-        alerts = sum(len(r.alerts) for r in fold_runs)
-        log(f"  {path.name}: {len(ids)} recordings in {len(sessions)} sessions, {alerts} alerts")
-        folds.append({"checkpoint": path.name, "seed": train_seed, "recordings": len(ids),
-                      "sessions": [{"name": r.session.name,
-                                    "recordings": [g.recording_id
-                                                   for g in r.session.scenario.segments],
-                                    "alerts": [{"class": a.cls, "onset": round(a.onset, 3),
-                                                "raised": round(a.raised, 3),
-                                                "end": round(a.end, 3)} for a in r.alerts]}
-                                   for r in fold_runs]})
+        seed_of = int((training.get("config") or {}).get("seed", 0))
+        models.setdefault(seed_of, {})[path.name] = clf
+    if settings.decision == "context":
+        cfg = ContextTrainConfig(net=ContextConfig(hop_s=settings.hop_s))
+        for seed_models in models.values():
+            stages = nested_context_stages(seed_models, recordings, cfg, log)
+            for name, clf in seed_models.items():
+                clf.context = stages[name]
+    runs: dict[int, list[SessionRun]] = {}
+    folds = []
+    for train_seed, seed_models in sorted(models.items()):
+        for name, clf in seed_models.items():
+            runs.setdefault(train_seed, []).extend(
+                _replay_fold(name, train_seed, clf, by_id, settings, before, seed, folds, log))
     ids_per_seed = {s: [g.recording_id for r in rs for g in r.session.scenario.segments]
                     for s, rs in runs.items()}
     result = {
@@ -99,6 +121,27 @@ def replay_folds(recordings: list[Recording], folder: Path, settings: MonitorSet
         "all": summarize([r for rs in runs.values() for r in rs]),
     }
     return result, runs
+
+
+def _replay_fold(name: str, train_seed: int, clf: Classifier, by_id: dict[str, Recording],
+                 settings: MonitorSettings, before: int, seed: int, folds: list[dict],
+                 log: Callable[[str], None]) -> list[SessionRun]:
+    """One fold's recordings in sessions, replayed with its model; noted in ``folds``."""
+    ids = list(clf.meta["training"]["validation_ids"])
+    sessions = plan_fold_sessions([by_id[i] for i in ids], before, seed, Path(name).stem)
+    runs = [run_session(s, clf, settings) for s in sessions]
+    log(f"  {name}: {len(ids)} recordings in {len(sessions)} sessions, "
+        f"{sum(len(r.alerts) for r in runs)} alerts")
+    folds.append({"checkpoint": name, "seed": train_seed,
+                  "recordings": len(ids),
+                  "sessions": [{"name": r.session.name,
+                                "recordings": [g.recording_id
+                                               for g in r.session.scenario.segments],
+                                "alerts": [{"class": a.cls, "onset": round(a.onset, 3),
+                                            "raised": round(a.raised, 3),
+                                            "end": round(a.end, 3)} for a in r.alerts]}
+                               for r in runs]})
+    return runs
 
 
 def false_alarm_recordings(runs: list[SessionRun], cls: str) -> list[str]:

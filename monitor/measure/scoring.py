@@ -153,13 +153,15 @@ def summarize(runs: list[SessionRun]) -> dict:
 
 
 def targets(summary: dict) -> dict:
-    """The monitor's targets for a held-out part, strictly scored."""
+    """The monitor's targets for a held-out part, strictly scored: every seizure, a median
+    of at most 3 s and a maximum of at most 6 s (as published detectors run: Shoeb's 3 s
+    median), no false alarm in at least an hour."""
     sz = summary["seizure"]
     lat = sz["latency_s"]
     return {
         "every_seizure_detected": sz["events"] > 0 and sz["detected"] == sz["events"],
-        "median_latency_le_2.5s": lat["median"] is not None and lat["median"] <= 2.5,
-        "max_latency_le_5s": lat["max"] is not None and lat["max"] <= 5.0,
+        "median_latency_le_3s": lat["median"] is not None and lat["median"] <= 3.0,
+        "max_latency_le_6s": lat["max"] is not None and lat["max"] <= 6.0,
         "no_false_seizure_alert": sz["false_alerts"] == 0,
         "non_seizure_hours_ge_1": sz["non_seizure_hours"] >= 1.0,
     }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from model.checkpoint import Classifier
+from model.context import ContextNet
 from model.data import BONN_RATE, CLASSES, NOMINAL_RATE, DataError, Recording
 from monitor.alerts import Alert, AlertEvent
 from monitor.decision import DecisionStage
@@ -199,10 +200,12 @@ def run_session(session: Session, clf: Classifier, settings: MonitorSettings) ->
     return sink.run(session)
 
 
-def decide(run: SessionRun, settings: MonitorSettings) -> SessionRun:
+def decide(run: SessionRun, settings: MonitorSettings,
+           context: ContextNet | None = None) -> SessionRun:
     """The same session under other smoothing or alert settings, without running the model
-    again: its raw probabilities through a new decision stage, as the pipeline steps it."""
-    stage = DecisionStage(settings, run.channels)
+    again: its raw probabilities through a new decision stage (with ``context``, the context
+    stage for ``settings.decision`` "context"), as the pipeline steps it."""
+    stage = DecisionStage(settings, run.channels, context)
     log = AlertLog()
     smoothed = np.empty_like(run.smoothed)
     state = np.empty(len(run.t), dtype="<U7")

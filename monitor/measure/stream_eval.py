@@ -33,7 +33,7 @@ TSV_COLUMNS = ("onset", "duration", "eventType", "confidence", "channels", "date
                "recordingDuration")
 #: the seizure grid of ``--sweep``: smoothing time (s), on-threshold, minimum duration (s)
 SWEEP_SMOOTHING = (0.25, 0.5, 1.0, 2.0)
-SWEEP_ON = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+SWEEP_ON = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SWEEP_MIN_ON = (0.25, 0.5, 1.0, 2.0)
 
 
