@@ -13,6 +13,7 @@ import sys
 
 from model.checkpoint import CheckpointError
 from model.data import DataError
+from monitor.lsl_log import quiet_liblsl
 from monitor.settings import UsageError
 
 #: subcommand -> module that implements it
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # liblsl's own INFO lines ("config loaded", its build, "transmission broke off") read as
+    # errors; the status events say what matters (run --verbose shows them)
+    quiet_liblsl(getattr(args, "verbose", False))
     try:
         return int(args.func(args) or 0)
     except (DataError, CheckpointError, UsageError, FileNotFoundError) as exc:

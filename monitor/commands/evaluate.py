@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from model.checkpoint import load_classifier
+from model.checkpoint import load_classifier, pick_device
 from model.data import DataError, read_recordings
 from model.evaluate import plot_confusions, predict_recordings, report, score
 from monitor.commands import (
@@ -42,6 +42,8 @@ def add_parser(sub) -> None:
                      "quoted glob works: 'recs/*.edf'); see --seizure-label")
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: the shipped one)")
     p.add_argument("--json", type=output_file, help="write the figures as JSON")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                   help="where the model runs (default cpu; auto: cuda if present)")
     p.add_argument("--plots", type=output_dir, help="folder for confusion-matrix PNGs")
     s = p.add_argument_group("--stream: the monitor as deployed")
     s.add_argument("--stream", action="store_true",
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
              if getattr(args, n) is not None and getattr(args, n) is not False]
     if given:
         raise UsageError(f"{', '.join(given)} only apply with --stream.")
-    clf = load_classifier(args.checkpoint)
+    clf = load_classifier(args.checkpoint, _device(args))
     recordings = read_recordings(args.csv, args.bonn)
     scores = predict_recordings(clf.predict_proba, recordings, clf.window)
     result = score(scores)
@@ -132,6 +134,13 @@ def _validation_ids(path: Path | None) -> list[str]:
     return ids
 
 
+def _device(args: argparse.Namespace) -> str:
+    try:
+        return pick_device(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_stream(args: argparse.Namespace) -> int:
     seed = 0 if args.seed is None else args.seed
     from monitor.measure.stream_eval import (
@@ -156,7 +165,7 @@ def run_stream(args: argparse.Namespace) -> int:
         if args.sweep and args.decision == "context":
             raise ValueError("--sweep re-decides with the smoother; give it without --decision "
                              "context")
-        settings = with_seizure_rule(MonitorSettings(device="cpu",
+        settings = with_seizure_rule(MonitorSettings(device=_device(args),
                                                      decision=args.decision or "ema"),
                                      args.smoothing,
                                      args.seizure_on, args.seizure_off, args.min_on)

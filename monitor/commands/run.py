@@ -21,7 +21,6 @@ from monitor.launch import (
     standard_sinks,
     start_recorder,
 )
-from monitor.lsl_log import quiet_liblsl
 from monitor.pipeline import Pipeline
 from monitor.settings import DECISIONS, ClassRule, MonitorSettings, UsageError, load_toml
 from monitor.sinks import JsonLinesSink
@@ -169,7 +168,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.window and args.headless:
         raise UsageError("give --window or --headless, not both.")
-    quiet_liblsl(args.verbose)
     spec = spec_from_args(args)
     source = build_source(spec)
     if args.record is not None:  # refused now, before anything starts, where it cannot work

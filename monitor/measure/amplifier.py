@@ -20,6 +20,8 @@ import numpy as np
 import pylsl
 from scipy.signal import lfilter
 
+from monitor.lsl_log import quiet_liblsl
+
 #: samples of synthetic signal the amplifier loops over (about 6 s)
 TABLE_SAMPLES = 1024
 
@@ -102,6 +104,7 @@ class _Duplex:
 
 
 def _amplifier_main(read_fd: int, write_fd: int) -> None:
+    quiet_liblsl()  # its log lines would land in the bench's report
     conn = _Duplex(read_fd, write_fd)
     try:
         _serve_stream(conn)
