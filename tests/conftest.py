@@ -95,3 +95,28 @@ def redis_factory_fixture(tmp_path):
 def redis_server_fixture(redis_factory) -> LocalRedis:
     """A plain server: no password, no persistence."""
     return redis_factory()
+
+
+@pytest.fixture
+def make_window(qtbot, classifier, tmp_path):
+    """Dashboard windows on the shared classifier, closed and shut down after the test."""
+    from monitor.settings import MonitorSettings
+    from monitor.ui.window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make(settings: MonitorSettings | None = None, find_streams: bool = False,
+             **kw) -> MainWindow:
+        kw.setdefault("events", tmp_path / "events.jsonl")
+        w = MainWindow(settings or MonitorSettings(), classifier, find_streams=find_streams,
+                       **kw)
+        qtbot.addWidget(w)
+        w.resize(1400, 900)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        w.shutdown()

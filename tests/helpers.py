@@ -267,3 +267,13 @@ def lsl_pipeline(name: str, classifier: Classifier, collector: Collector,
     assert pipeline.ready.wait(15.0)
     assert pipeline.error is None, pipeline.error
     return pipeline
+
+
+def assert_one_line_error(run: subprocess.CompletedProcess[str], command: str,
+                          named: str) -> None:
+    """A refused input: exit 2 and one line on stderr, naming it, with no traceback."""
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"seizure-monitor {command}: error: "), lines
+    assert named in lines[0]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import DATA, LEVELS, PNG, SUBSET, cli, ok
+from helpers import DATA, LEVELS, PNG, SUBSET, assert_one_line_error, cli, ok
 
 from model.checkpoint import load_classifier, save_checkpoint
 from model.data import BONN_RATE, Recording
@@ -40,12 +40,7 @@ def test_evaluate_reads_the_original_bonn_folders(trained_checkpoint: Path,
 def test_a_corrupt_checkpoint_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     args, named = ("evaluate", "--checkpoint", "corrupt.pt", "--csv", SUBSET), "corrupt.pt"
     (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
-    run = cli(*args, cwd=tmp_path)
-    assert run.returncode == 2
-    assert "Traceback" not in run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"seizure-monitor {args[0]}: error: "), lines
-    assert named in lines[0]
+    assert_one_line_error(cli(*args, cwd=tmp_path), str(args[0]), named)
 
 
 # --- --stream: seeded sessions through the real pipeline, scored per event ---------------------

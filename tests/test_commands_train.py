@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import LEVELS, PNG, SUBSET, cli, ok
+from helpers import LEVELS, PNG, SUBSET, assert_one_line_error, cli, ok
 
 from model.checkpoint import load_classifier
 from model.train import TUMOR_BIAS
@@ -100,9 +100,4 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(
     tmp_path: Path, args: tuple[object, ...], named: str
 ) -> None:
     (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
-    run = cli(*args, cwd=tmp_path)
-    assert run.returncode == 2
-    assert "Traceback" not in run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"seizure-monitor {args[0]}: error: "), lines
-    assert named in lines[0]
+    assert_one_line_error(cli(*args, cwd=tmp_path), str(args[0]), named)

@@ -21,28 +21,8 @@ from PyQt6.QtCore import Qt  # noqa: E402
 from monitor.settings import MonitorSettings  # noqa: E402
 from monitor.sources import LSLSource, ReplaySource, SourceChunk  # noqa: E402
 from monitor.ui.controls import SourceRequest  # noqa: E402
-from monitor.ui.window import MainWindow  # noqa: E402
 from replay.lsl import LSLReplay  # noqa: E402
 from replay.scenario import build_scenario  # noqa: E402
-
-
-@pytest.fixture
-def make_window(qtbot, classifier, tmp_path):
-    windows: list[MainWindow] = []
-
-    def make(settings: MonitorSettings | None = None, find_streams: bool = False) -> MainWindow:
-        w = MainWindow(settings or MonitorSettings(), classifier,
-                       events=tmp_path / "events.jsonl", find_streams=find_streams)
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
-        w.shutdown()
 
 
 def replay(recordings, classes: str, speed: float, seed: int = 0, **kw) -> ReplaySource:

@@ -11,39 +11,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import mne  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from model.checkpoint import Classifier  # noqa: E402
 from model.data import Recording  # noqa: E402
 from monitor.settings import MonitorSettings  # noqa: E402
 from monitor.sources import ReplaySource  # noqa: E402
-from monitor.ui.window import MainWindow  # noqa: E402
 from replay.scenario import build_scenario  # noqa: E402
 
 
-@pytest.fixture
-def window(qtbot, classifier: Classifier, tmp_path: Path):
-    made: list[MainWindow] = []
-
-    def make(**kw) -> MainWindow:
-        w = MainWindow(MonitorSettings(device="cpu"), classifier, find_streams=False, **kw)
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-        w.shutdown()
-
-
 def test_run_record_records_the_session_from_its_first_sample(
-        window, qtbot, recordings: list[Recording], tmp_path: Path) -> None:
+        make_window, qtbot, recordings: list[Recording], tmp_path: Path) -> None:
     path = tmp_path / "dash.vhdr"
-    w = window(record=path)
+    w = make_window(MonitorSettings(device="cpu"), events=None, record=path)
     assert w.controls.record.isChecked()
     scenario = build_scenario(recordings, ["normal", "seizure"], seed=1)
     w.start(ReplaySource(scenario, speed=20.0, name="dash"))
@@ -58,9 +37,9 @@ def test_run_record_records_the_session_from_its_first_sample(
 
 
 def test_the_record_button_records_from_now_on_and_stops(
-        window, qtbot, recordings: list[Recording], tmp_path: Path, monkeypatch) -> None:
+        make_window, qtbot, recordings: list[Recording], tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # the button's recordings go to the working folder
-    w = window()
+    w = make_window(MonitorSettings(device="cpu"), events=None)
     scenario = build_scenario(recordings, ["normal", "normal", "seizure", "normal"], seed=2)
     w.start(ReplaySource(scenario, speed=10.0, name="live"))
     qtbot.waitUntil(lambda: w.timeline.last is not None and w.timeline.last.t > 5.0,

@@ -23,6 +23,16 @@ from replay.scenario import Scenario, Segment, build_scenario
 DEMO_CLASSES = ["normal", "tumor", "normal", "seizure", "normal"]
 
 
+def run_qt_for(seconds: float) -> None:
+    """Let Qt run for ``seconds`` in a local event loop (QApplication.quit() would close the
+    window being measured)."""
+    from PyQt6.QtCore import QEventLoop, Qt, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), Qt.TimerType.PreciseTimer, loop.quit)
+    loop.exec()
+
+
 def synthetic_scenario(channels: int = 64) -> Scenario:
     """The demo scenario on ``channels`` channels (channel i delayed by 7 i samples)."""
     from monitor.launch import demo_csv
@@ -65,7 +75,7 @@ def measure_dashboard_fps(channels: int = 64, seconds: float = 10.0,
     stall of the GUI thread), with the worker running. Creates the QApplication if needed."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6 import sip
-    from PyQt6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+    from PyQt6.QtCore import QEvent, QObject
     from PyQt6.QtWidgets import QApplication
 
     from monitor.settings import MonitorSettings
@@ -95,28 +105,22 @@ def measure_dashboard_fps(channels: int = 64, seconds: float = 10.0,
     ticks: list[float] = []
     window.frame_drawn.connect(lambda: ticks.append(time.perf_counter()))
 
-    def run_for(s: float) -> None:
-        # A local loop: QApplication.quit() would close the window.
-        loop = QEventLoop()
-        QTimer.singleShot(int(s * 1000), Qt.TimerType.PreciseTimer, loop.quit)
-        loop.exec()
-
     deadline = time.monotonic() + 60
     while window.timeline.last is None and time.monotonic() < deadline:
-        run_for(0.2)
+        run_qt_for(0.2)
     if window.timeline.last is None:
         window.close()
         window.shutdown()
         raise RuntimeError(f"the pipeline gave no prediction within 60 s: "
                            f"{window.pipeline.error if window.pipeline else 'not started'}")
-    run_for(1.0)  # warm-up: first layouts, caches
+    run_qt_for(1.0)  # warm-up: first layouts, caches
     gc.freeze()  # as run_dashboard does
     ticks.clear()
     painted.count = 0
     windows0 = window.pipeline.stats["windows"]
     skipped0 = window.pipeline.stats["skipped"]
     start, cpu0, gui0 = time.perf_counter(), time.process_time(), time.thread_time()
-    run_for(seconds)
+    run_qt_for(seconds)
     elapsed = time.perf_counter() - start
     cpu, gui = time.process_time() - cpu0, time.thread_time() - gui0
     stats = dict(window.pipeline.stats)

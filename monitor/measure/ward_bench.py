@@ -250,9 +250,9 @@ def memory_per_patient_day(url: str, patients: int = 8) -> dict:
 def window_fps(cfg: WardBenchConfig, url: str) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6 import sip
-    from PyQt6.QtCore import QEventLoop, Qt, QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from monitor.measure.dashboard_fps import run_qt_for
     from monitor.ui.ward_window import WardWindow, quiet_qt_messages
 
     quiet_qt_messages()
@@ -268,15 +268,10 @@ def window_fps(cfg: WardBenchConfig, url: str) -> dict:
     ticks: list[float] = []
     window.frame_drawn.connect(lambda: ticks.append(time.perf_counter()))
 
-    def run_for(s: float) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(int(s * 1000), Qt.TimerType.PreciseTimer, loop.quit)
-        loop.exec()
-
-    run_for(cfg.warmup + 2)  # every tile made and laid out, alarms starting
+    run_qt_for(cfg.warmup + 2)  # every tile made and laid out, alarms starting
     ticks.clear()
     start, gui0 = time.perf_counter(), time.thread_time()
-    run_for(cfg.fps_seconds)
+    run_qt_for(cfg.fps_seconds)
     elapsed, gui = time.perf_counter() - start, time.thread_time() - gui0
     tiles = len(window.tiles)
     alarms = sum(st.urgent() is not None for st in window.state.patients.values())
